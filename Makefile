@@ -1,0 +1,42 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
+SHARED_DATA := $(abspath ../shared/data)
+
+# The test and benchmark stack: real PostgreSQL and Redis on this machine.
+TEST_ENV := DATABASE_URL=postgres://postgres@127.0.0.1:5432/microcurate \
+	CELERY_BROKER_URL=redis://127.0.0.1:6379/15 \
+	MICROCURATE_VAR_DIR=$(CURDIR)/var/test \
+	MICROCURATE_MEDIA_ROOTS=$(SHARED_DATA) \
+	MICROCURATE_SHARED_DATA=$(SHARED_DATA)
+
+.PHONY: setup services demo test lint bench clean
+
+$(STAMP): requirements.txt scripts/setup.sh
+	bash scripts/setup.sh
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+setup: $(STAMP)
+
+services:
+	bash scripts/services.sh
+
+demo: setup
+	bash scripts/demo.sh
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: setup services
+	$(VENV)/bin/ruff check .
+	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup services
+	$(TEST_ENV) $(PY) bench/run.py $(BENCH_ARGS)
+
+clean:
+	rm -rf var bench/work

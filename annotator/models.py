@@ -1,0 +1,1 @@
+"""Annotation tasks, leases and answers arrive with the crowd-annotation work (issue 5)."""

@@ -1,0 +1,147 @@
+"""REST API for dataset admins (staff only): datasets, ingest, videos."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.generics import ListAPIView, RetrieveAPIView
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import IsAdminUser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from curation import selectors
+from curation.errors import CurationError
+from curation.models import Dataset, StageStatus, Video
+from curation.services.datasets import dataset_create
+from curation.services.uploads import video_ingest_upload
+
+
+class DatasetOutput(serializers.ModelSerializer):
+    video_count = serializers.IntegerField(read_only=True)
+    topic_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Dataset
+        fields = [
+            "slug", "name", "description", "open_world_topics", "sample_fps", "dark_threshold",
+            "blur_threshold", "uniform_threshold", "near_duplicate_threshold",
+            "thumbnail_check_similarity", "annotation_overlap", "settings", "video_count",
+            "topic_count", "created_at",
+        ]  # fmt: skip
+
+
+class DatasetCreateInput(serializers.Serializer):
+    slug = serializers.SlugField(max_length=100)
+    name = serializers.CharField(max_length=200, required=False, default="")
+    taxonomy = serializers.ChoiceField(choices=["usv"], required=False, allow_null=True, default=None)
+    open_world_topics = serializers.BooleanField(default=False)
+    sample_fps = serializers.FloatField(required=False, min_value=0.01, max_value=30)
+    annotation_overlap = serializers.IntegerField(required=False, min_value=1, max_value=20)
+
+
+class DatasetListCreate(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(responses=DatasetOutput(many=True))
+    def get(self, request):
+        return Response(DatasetOutput(selectors.dataset_list(), many=True).data)
+
+    @extend_schema(request=DatasetCreateInput, responses={201: DatasetOutput})
+    def post(self, request):
+        data = DatasetCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            dataset = dataset_create(**data.validated_data)
+        except CurationError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        dataset = selectors.dataset_list().get(id=dataset.id)
+        return Response(DatasetOutput(dataset).data, status=status.HTTP_201_CREATED)
+
+
+class DatasetDetail(RetrieveAPIView):
+    permission_classes = [IsAdminUser]
+    serializer_class = DatasetOutput
+    lookup_field = "slug"
+
+    def get_queryset(self):
+        return selectors.dataset_list()
+
+
+class IngestInput(serializers.Serializer):
+    manifest = serializers.FileField()
+    pipeline = serializers.ChoiceField(choices=["queue", "none"], default="queue")
+
+
+class RowErrorOutput(serializers.Serializer):
+    row = serializers.IntegerField()
+    field = serializers.CharField()
+    reason = serializers.CharField()
+    item = serializers.CharField()
+
+
+class IngestOutput(serializers.Serializer):
+    run_id = serializers.IntegerField()
+    rows_read = serializers.IntegerField()
+    created = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    errors = RowErrorOutput(many=True)
+
+
+class DatasetIngest(APIView):
+    """Upload a JSONL or CSV manifest; relative paths in it start at MEDIA_ROOT."""
+
+    permission_classes = [IsAdminUser]
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(request={"multipart/form-data": IngestInput}, responses=IngestOutput)
+    def post(self, request, slug: str):
+        dataset = get_object_or_404(Dataset, slug=slug)
+        data = IngestInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = data.validated_data["manifest"]
+        try:
+            summary = video_ingest_upload(
+                dataset=dataset, upload=upload, pipeline=data.validated_data["pipeline"]
+            )
+        except CurationError as exc:
+            return Response({"detail": f"{upload.name}: {exc}"}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(IngestOutput(summary).data)
+
+
+class VideoOutput(serializers.ModelSerializer):
+    dataset = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    weak_topic = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    publisher = serializers.SlugRelatedField(slug_field="external_id", read_only=True)
+
+    class Meta:
+        model = Video
+        fields = [
+            "id", "dataset", "external_id", "source", "source_kind", "sha256", "title", "weak_topic",
+            "publisher", "clicks", "thumbnail", "metadata", "duration", "duration_source", "fps",
+            "width", "height", "rotation", "display_width", "display_height", "has_audio",
+            "video_codec", "audio_codec", "container", "size_bytes", "probe_status", "error",
+            "created_at", "updated_at", "probed_at",
+        ]  # fmt: skip
+
+
+class VideoList(ListAPIView):
+    permission_classes = [IsAdminUser]
+    serializer_class = VideoOutput
+
+    class Filters(serializers.Serializer):
+        probe_status = serializers.ChoiceField(choices=StageStatus.values, required=False)
+        topic = serializers.CharField(required=False)
+        search = serializers.CharField(required=False)
+
+    def get_queryset(self):
+        dataset = get_object_or_404(Dataset, slug=self.kwargs["slug"])
+        filters = self.Filters(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return selectors.video_list(dataset=dataset, **filters.validated_data)
+
+
+class VideoDetail(RetrieveAPIView):
+    permission_classes = [IsAdminUser]
+    serializer_class = VideoOutput
+    queryset = Video.objects.select_related("dataset", "weak_topic", "publisher")

@@ -1,0 +1,36 @@
+"""System checks: start-up (web server, migrate, worker) fails clearly on a broken setup."""
+
+import os
+import shutil
+
+from django.conf import settings
+from django.core.checks import Error, register
+
+
+@register()
+def ffmpeg_installed(app_configs=None, **kwargs) -> list[Error]:
+    errors = []
+    for setting in ("MICROCURATE_FFMPEG", "MICROCURATE_FFPROBE"):
+        binary = getattr(settings, setting)
+        if shutil.which(binary) is None:
+            errors.append(
+                Error(
+                    f"{binary!r} was not found on PATH; the video pipeline needs it.",
+                    hint=f"Install it (Debian: apt-get install -y ffmpeg) or set {setting} to its full path.",
+                    id="curation.E001",
+                )
+            )
+    return errors
+
+
+@register()
+def media_roots_exist(app_configs=None, **kwargs) -> list[Error]:
+    return [
+        Error(
+            f"MICROCURATE_MEDIA_ROOTS lists {root!r}, which is not a folder.",
+            hint="Fix the path or remove it from MICROCURATE_MEDIA_ROOTS.",
+            id="curation.E002",
+        )
+        for root in settings.MICROCURATE_MEDIA_ROOTS
+        if not os.path.isdir(root)
+    ]

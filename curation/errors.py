@@ -1,0 +1,29 @@
+"""Domain errors. Their messages are shown to people: they name the problem and the item."""
+
+
+class CurationError(Exception):
+    """Base class for errors the curation services raise on purpose."""
+
+
+class DatasetNotFound(CurationError):
+    pass
+
+
+class InvalidSource(CurationError):
+    """A manifest path or URL that may not be read (outside the media roots, private address)."""
+
+
+class TaxonomyError(CurationError):
+    pass
+
+
+class ManifestError(CurationError):
+    """The manifest as a whole cannot be read (missing file, wrong header, unknown format)."""
+
+
+class StageError(CurationError):
+    """A pipeline stage failed for good: the reason is recorded on the video."""
+
+
+class TransientStageError(CurationError):
+    """A pipeline stage failed for a reason that may pass (network, locked file): retry."""

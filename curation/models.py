@@ -1,0 +1,223 @@
+"""Datasets, their taxonomy, publishers and videos. Constraints live in the database."""
+
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Length
+
+TITLE_MAX_LENGTH = 1000
+SOURCE_MAX_LENGTH = 2048
+EXTERNAL_ID_MAX_LENGTH = 255
+
+models.CharField.register_lookup(Length)
+
+
+class StageStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+
+
+class Dataset(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    open_world_topics = models.BooleanField(
+        default=False, help_text="Create topics that the taxonomy lacks instead of rejecting rows."
+    )
+    # Frame sampling and quality filters (thumbnail benchmark, section 3.2; cleanvision's defaults).
+    sample_fps = models.FloatField(default=1.0)
+    dark_threshold = models.FloatField(default=0.32)
+    blur_threshold = models.FloatField(default=0.0)
+    uniform_threshold = models.FloatField(default=3.0)
+    near_duplicate_threshold = models.FloatField(default=0.0)
+    thumbnail_check_similarity = models.FloatField(default=0.9)
+    # USV Stage IV: two annotators per video.
+    annotation_overlap = models.PositiveSmallIntegerField(default=2)
+    settings = models.JSONField(default=dict, blank=True, help_text="Further per-dataset settings.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["slug"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(sample_fps__gt=0) & Q(sample_fps__lte=30), name="dataset_sample_fps_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(annotation_overlap__gte=1) & Q(annotation_overlap__lte=20),
+                name="dataset_annotation_overlap_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(dark_threshold__gte=0) & Q(dark_threshold__lte=1),
+                name="dataset_dark_threshold_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(thumbnail_check_similarity__gte=0) & Q(thumbnail_check_similarity__lte=1),
+                name="dataset_thumbnail_similarity_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Topic(models.Model):
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="topics")
+    name = models.CharField(max_length=200)
+    macro_topic = models.CharField(max_length=200, blank=True)
+    synonyms = models.JSONField(default=list, blank=True)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["macro_topic", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "name"], name="topic_unique_name_per_dataset"),
+            models.CheckConstraint(condition=~Q(name=""), name="topic_name_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.macro_topic} / {self.name}" if self.macro_topic else self.name
+
+
+class Publisher(models.Model):
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="publishers")
+    external_id = models.CharField(max_length=EXTERNAL_ID_MAX_LENGTH)
+    followers = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["external_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "external_id"], name="publisher_unique_per_dataset"),
+            models.CheckConstraint(
+                condition=Q(followers__isnull=True) | Q(followers__gte=0),
+                name="publisher_followers_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+
+class IngestRun(models.Model):
+    """One run of the ingest service: what it read, what it stored, what it rejected."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="ingest_runs")
+    source = models.CharField(max_length=SOURCE_MAX_LENGTH)
+    status = models.CharField(max_length=10, choices=Status, default=Status.RUNNING)
+    rows_read = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True, help_text="The first row errors.")
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.dataset.slug}: {self.source}"
+
+
+class Video(models.Model):
+    class SourceKind(models.TextChoices):
+        FILE = "file", "Local file"
+        URL = "url", "http(s) URL"
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="videos")
+    external_id = models.CharField(max_length=EXTERNAL_ID_MAX_LENGTH)
+    source = models.CharField(max_length=SOURCE_MAX_LENGTH)
+    source_kind = models.CharField(max_length=4, choices=SourceKind)
+    local_path = models.CharField(
+        max_length=SOURCE_MAX_LENGTH, blank=True, help_text="Resolved file the pipeline reads."
+    )
+    sha256 = models.CharField(max_length=64, null=True, blank=True)
+    title = models.CharField(max_length=TITLE_MAX_LENGTH, blank=True)
+    weak_topic = models.ForeignKey(
+        Topic,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="videos",
+        help_text="The query the video was collected by: a weak, unverified label.",
+    )
+    publisher = models.ForeignKey(
+        Publisher, on_delete=models.PROTECT, null=True, blank=True, related_name="videos"
+    )
+    clicks = models.BigIntegerField(null=True, blank=True)
+    thumbnail = models.CharField(
+        max_length=SOURCE_MAX_LENGTH, blank=True, help_text="The posted thumbnail (path or URL)."
+    )
+    metadata = models.JSONField(default=dict, blank=True)
+    ingest_run = models.ForeignKey(
+        IngestRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="videos"
+    )
+
+    # Probe results (ffprobe).
+    duration = models.FloatField(null=True, blank=True, help_text="Seconds.")
+    duration_source = models.CharField(max_length=20, blank=True)
+    fps = models.FloatField(null=True, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    rotation = models.SmallIntegerField(
+        default=0, help_text="Display-matrix rotation as ffprobe reports it (degrees, e.g. -90)."
+    )
+    display_width = models.PositiveIntegerField(null=True, blank=True)
+    display_height = models.PositiveIntegerField(null=True, blank=True)
+    has_audio = models.BooleanField(null=True, blank=True)
+    video_codec = models.CharField(max_length=50, blank=True)
+    audio_codec = models.CharField(max_length=50, blank=True)
+    container = models.CharField(max_length=100, blank=True)
+    size_bytes = models.BigIntegerField(null=True, blank=True)
+
+    # Pipeline: one status column per stage, claimed with a conditional UPDATE.
+    probe_status = models.CharField(
+        max_length=10, choices=StageStatus, default=StageStatus.PENDING, db_index=True
+    )
+    error = models.TextField(blank=True, help_text="Why the last failed stage failed.")
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    probed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["dataset_id", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dataset", "external_id"], name="video_unique_external_id_per_dataset"
+            ),
+            models.UniqueConstraint(
+                fields=["dataset", "sha256"],
+                condition=Q(sha256__isnull=False),
+                name="video_unique_content_per_dataset",
+            ),
+            models.CheckConstraint(condition=~Q(external_id=""), name="video_external_id_not_empty"),
+            models.CheckConstraint(condition=~Q(source=""), name="video_source_not_empty"),
+            models.CheckConstraint(
+                condition=Q(clicks__isnull=True) | Q(clicks__gte=0), name="video_clicks_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(duration__isnull=True) | Q(duration__gte=0),
+                name="video_duration_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(rotation__in=[-270, -180, -90, 0, 90, 180, 270]),
+                name="video_rotation_quarter_turns",
+            ),
+            models.CheckConstraint(
+                condition=Q(sha256__isnull=True) | Q(sha256__length=64),
+                name="video_sha256_hex_length",
+            ),
+        ]
+        indexes = [models.Index(fields=["dataset", "probe_status"])]
+
+    def __str__(self) -> str:
+        return f"{self.dataset_id}:{self.external_id}"

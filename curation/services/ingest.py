@@ -1,0 +1,399 @@
+"""Ingest: manifest rows become Video rows, in batches, idempotently.
+
+Each batch is one transaction, so a crash loses at most the batch in flight and a re-run
+completes the rest: ids already stored by an earlier run count as unchanged, ids repeated
+within this run are reported. Per-row problems are collected, the good rows are kept.
+"""
+
+import itertools
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from curation.errors import InvalidSource, ManifestError
+from curation.models import (
+    EXTERNAL_ID_MAX_LENGTH,
+    SOURCE_MAX_LENGTH,
+    TITLE_MAX_LENGTH,
+    Dataset,
+    IngestRun,
+    Publisher,
+    StageStatus,
+    Topic,
+    Video,
+)
+from curation.services.manifests import RowError, manifest_rows
+from curation.services.pipeline import pipeline_start
+from curation.services.probe import file_sha256
+from curation.services.sources import is_url, local_path_resolve, url_validate
+
+logger = logging.getLogger("microcurate.ingest")
+BATCH_SIZE = 2000
+STORED_ERRORS = 1000
+MAX_REPORTED_IDS = 100_000
+METADATA_MAX_BYTES = 64 * 1024
+KNOWN_FIELDS = {"video", "id", "title", "topic", "publisher", "followers", "clicks", "thumbnail"}
+
+
+@dataclass
+class IngestSummary:
+    run_id: int
+    rows_read: int = 0
+    created: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    created_ids: list[int] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.rows_read} rows read: {self.created} new videos, {self.unchanged} already "
+            f"present, {self.rejected} rejected"
+        )
+
+
+class _RowRejected(Exception):
+    def __init__(self, field_name: str, reason: str):
+        super().__init__(reason)
+        self.field = field_name
+        self.reason = reason
+
+
+@dataclass
+class _Draft:
+    row: int
+    video: Video
+    topic_name: str | None
+    publisher_id: str | None
+    followers: int | None
+
+
+def _text(record: dict, name: str, limit: int) -> str:
+    value = record.get(name)
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        raise _RowRejected(name, f"expected text, got a JSON {type(value).__name__}")
+    value = str(value).strip()
+    if len(value) > limit:
+        raise _RowRejected(name, f"{len(value)} characters long; the limit is {limit}")
+    if "\x00" in value:
+        raise _RowRejected(name, "contains a NUL character")
+    return value
+
+
+def _count(record: dict, name: str) -> int | None:
+    value = record.get(name)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise _RowRejected(name, f"expected a whole number, got {value!r}")
+    try:
+        number = int(value) if not isinstance(value, float) or value.is_integer() else None
+    except (TypeError, ValueError):
+        number = None
+    if number is None:
+        raise _RowRejected(name, f"expected a whole number, got {value!r}")
+    if number < 0:
+        raise _RowRejected(name, f"must not be negative, got {number}")
+    if number > 2**63 - 1:
+        raise _RowRejected(name, "too large")
+    return number
+
+
+class _RowReader:
+    """Validates one manifest row into a draft Video (not yet saved)."""
+
+    def __init__(self, dataset: Dataset, base_dir: Path, run: IngestRun):
+        self.dataset = dataset
+        self.base_dir = base_dir
+        self.run = run
+        self.topics: dict[str, str] = {}
+        for topic in Topic.objects.filter(dataset=dataset).only("name", "synonyms"):
+            for alias in [topic.name, *(topic.synonyms or [])]:
+                self.topics.setdefault(alias.strip().lower(), topic.name)
+
+    def read(self, number: int, record: dict) -> _Draft:
+        source = _text(record, "video", SOURCE_MAX_LENGTH)
+        if not source:
+            raise _RowRejected("video", "missing: every row needs a video path or URL")
+        kind, local_path, sha256 = self._source(source)
+        external_id = _text(record, "id", EXTERNAL_ID_MAX_LENGTH) or source[:EXTERNAL_ID_MAX_LENGTH]
+        thumbnail = _text(record, "thumbnail", SOURCE_MAX_LENGTH)
+        if thumbnail:
+            self._check_thumbnail(thumbnail)
+        metadata = {k: v for k, v in record.items() if k not in KNOWN_FIELDS}
+        if metadata and len(json.dumps(metadata, ensure_ascii=False)) > METADATA_MAX_BYTES:
+            raise _RowRejected("metadata", f"extra fields exceed {METADATA_MAX_BYTES} bytes")
+        video = Video(
+            dataset=self.dataset,
+            external_id=external_id,
+            source=source,
+            source_kind=kind,
+            local_path=local_path,
+            sha256=sha256,
+            title=_text(record, "title", TITLE_MAX_LENGTH),
+            clicks=_count(record, "clicks"),
+            thumbnail=thumbnail,
+            metadata=metadata,
+            ingest_run=self.run,
+            probe_status=StageStatus.PENDING,
+        )
+        return _Draft(
+            row=number,
+            video=video,
+            topic_name=self._topic(_text(record, "topic", 200)),
+            publisher_id=_text(record, "publisher", EXTERNAL_ID_MAX_LENGTH) or None,
+            followers=_count(record, "followers"),
+        )
+
+    def _source(self, source: str) -> tuple[str, str, str | None]:
+        try:
+            if is_url(source):
+                return Video.SourceKind.URL, "", url_validate(source) and None
+            path = local_path_resolve(source, base_dir=self.base_dir)
+        except InvalidSource as exc:
+            raise _RowRejected("video", str(exc)) from None
+        return Video.SourceKind.FILE, str(path), file_sha256(path)
+
+    def _check_thumbnail(self, thumbnail: str) -> None:
+        # A missing thumbnail file is allowed (the frame stage reports it); one outside the
+        # media roots or at a private address is not.
+        try:
+            if is_url(thumbnail):
+                url_validate(thumbnail)
+            else:
+                local_path_resolve(thumbnail, base_dir=self.base_dir, must_exist=False)
+        except InvalidSource as exc:
+            raise _RowRejected("thumbnail", str(exc)) from None
+
+    def _topic(self, name: str) -> str | None:
+        if not name:
+            return None
+        known = self.topics.get(name.lower())
+        if known is not None:
+            return known
+        if not self.dataset.open_world_topics:
+            raise _RowRejected(
+                "topic", f"unknown topic {name!r} (the dataset does not allow open-world topics)"
+            )
+        self.topics[name.lower()] = name
+        return name
+
+
+class _BatchWriter:
+    def __init__(
+        self,
+        dataset: Dataset,
+        run: IngestRun,
+        summary: IngestSummary,
+        pipeline: str,
+        on_error: Callable[[RowError], None] | None,
+    ):
+        self.dataset = dataset
+        self.run = run
+        self.summary = summary
+        self.pipeline = pipeline
+        self.on_error = on_error
+
+    def reject(self, error: RowError) -> None:
+        self.summary.rejected += 1
+        if len(self.summary.errors) < STORED_ERRORS:
+            self.summary.errors.append(error)
+        if self.on_error:
+            self.on_error(error)
+
+    def write(self, drafts: list[_Draft]) -> list[int]:
+        """Store one batch in one transaction; returns the ids of the new videos."""
+        with transaction.atomic():
+            fresh = self._drop_known(drafts)
+            self._attach_topics(fresh)
+            self._attach_publishers(fresh)
+            created = self._insert(fresh)
+            IngestRun.objects.filter(id=self.run.id).update(
+                rows_read=self.summary.rows_read,
+                created=self.summary.created,
+                unchanged=self.summary.unchanged,
+                rejected=self.summary.rejected,
+            )
+            if self.pipeline == "queue":
+                pipeline_start(video_ids=created, mode="queue")
+        return created
+
+    def _drop_known(self, drafts: list[_Draft]) -> list[_Draft]:
+        ids = [d.video.external_id for d in drafts]
+        hashes = [d.video.sha256 for d in drafts if d.video.sha256]
+        stored = dict(
+            Video.objects.filter(dataset=self.dataset, external_id__in=ids).values_list(
+                "external_id", "ingest_run_id"
+            )
+        )
+        stored_hashes = dict(
+            Video.objects.filter(dataset=self.dataset, sha256__in=hashes).values_list("sha256", "external_id")
+        )
+        fresh, seen_ids, seen_hashes = [], {}, {}
+        for draft in drafts:
+            video = draft.video
+            item = video.external_id
+            if item in stored and stored[item] != self.run.id:
+                self.summary.unchanged += 1
+                continue
+            if item in stored or item in seen_ids:
+                first = f" (first at row {seen_ids[item]})" if item in seen_ids else ""
+                self.reject(RowError(draft.row, "id", f"duplicate id {item!r} in this manifest{first}", item))
+                continue
+            twin = stored_hashes.get(video.sha256) or seen_hashes.get(video.sha256)
+            if video.sha256 and twin:
+                self.reject(
+                    RowError(
+                        draft.row, "video", f"same file contents as video {twin!r} in this dataset", item
+                    )
+                )
+                continue
+            seen_ids[item] = draft.row
+            if video.sha256:
+                seen_hashes[video.sha256] = item
+            fresh.append(draft)
+        return fresh
+
+    def _attach_topics(self, drafts: list[_Draft]) -> None:
+        names = {d.topic_name for d in drafts if d.topic_name}
+        if not names:
+            return
+        if self.dataset.open_world_topics:
+            Topic.objects.bulk_create(
+                [Topic(dataset=self.dataset, name=name) for name in names], ignore_conflicts=True
+            )
+        topics = dict(Topic.objects.filter(dataset=self.dataset, name__in=names).values_list("name", "id"))
+        for draft in drafts:
+            if draft.topic_name:
+                draft.video.weak_topic_id = topics[draft.topic_name]
+
+    def _attach_publishers(self, drafts: list[_Draft]) -> None:
+        followers = {}
+        for d in drafts:
+            if d.publisher_id:
+                followers[d.publisher_id] = (
+                    d.followers if d.followers is not None else followers.get(d.publisher_id)
+                )
+        if not followers:
+            return
+        Publisher.objects.bulk_create(
+            [Publisher(dataset=self.dataset, external_id=p, followers=n) for p, n in followers.items()],
+            ignore_conflicts=True,
+        )
+        ids = dict(
+            Publisher.objects.filter(dataset=self.dataset, external_id__in=followers).values_list(
+                "external_id", "id"
+            )
+        )
+        for draft in drafts:
+            if draft.publisher_id:
+                draft.video.publisher_id = ids[draft.publisher_id]
+
+    def _insert(self, drafts: list[_Draft]) -> list[int]:
+        videos = [d.video for d in drafts]
+        try:
+            with transaction.atomic():
+                Video.objects.bulk_create(videos)
+        except IntegrityError:
+            # Another ingest stored some of these between our check and insert: go row by row.
+            videos = self._insert_one_by_one(drafts)
+        self.summary.created += len(videos)
+        return [v.id for v in videos]
+
+    def _insert_one_by_one(self, drafts: list[_Draft]) -> list[Video]:
+        stored = []
+        for draft in drafts:
+            draft.video.pk = None
+            try:
+                with transaction.atomic():
+                    draft.video.save(force_insert=True)
+            except IntegrityError:
+                self.reject(
+                    RowError(
+                        draft.row,
+                        "id",
+                        "conflicts with a video stored at the same time",
+                        draft.video.external_id,
+                    )
+                )
+                continue
+            stored.append(draft.video)
+        return stored
+
+
+def video_ingest(
+    *,
+    dataset: Dataset,
+    path: Path,
+    pipeline: str = "queue",
+    progress: Callable[[int], None] | None = None,
+    on_error: Callable[[RowError], None] | None = None,
+    batch_size: int = BATCH_SIZE,
+    base_dir: Path | None = None,
+) -> IngestSummary:
+    """Read a manifest (JSONL, CSV or folder) into `dataset`. Raises ManifestError when the
+    manifest as a whole is unusable; row problems are returned in the summary. Relative paths
+    start at `base_dir` (default: the manifest's folder)."""
+    if pipeline not in ("queue", "inline", "none"):
+        raise ManifestError(f"unknown pipeline mode {pipeline!r}; use queue, inline or none")
+    path = Path(path)
+    rows = manifest_rows(path, progress)
+    # Reading the first row checks the header: a wrong one fails before anything is stored.
+    first = next(rows, None)
+    rows = itertools.chain([first] if first else [], rows)
+    run = IngestRun.objects.create(dataset=dataset, source=str(path)[:SOURCE_MAX_LENGTH])
+    summary = IngestSummary(run_id=run.id)
+    reader = _RowReader(dataset, base_dir or (path if path.is_dir() else path.parent), run)
+    writer = _BatchWriter(dataset, run, summary, pipeline, on_error)
+    batch: list[_Draft] = []
+
+    def flush() -> None:
+        created = writer.write(batch)
+        batch.clear()
+        if len(summary.created_ids) < MAX_REPORTED_IDS:
+            summary.created_ids.extend(created)
+        if pipeline == "inline":
+            pipeline_start(video_ids=created, mode="inline")
+
+    try:
+        for number, record in rows:
+            summary.rows_read += 1
+            if isinstance(record, RowError):
+                writer.reject(record)
+            else:
+                try:
+                    batch.append(reader.read(number, record))
+                except _RowRejected as exc:
+                    item = str(record.get("id") or record.get("video") or "")[:80]
+                    writer.reject(RowError(number, exc.field, exc.reason, item))
+            if len(batch) >= batch_size:
+                flush()
+        flush()
+    except BaseException as exc:
+        _finish(run, summary, IngestRun.Status.FAILED, f"interrupted: {exc!r}")
+        raise
+    _finish(run, summary, IngestRun.Status.DONE)
+    return summary
+
+
+def _finish(run: IngestRun, summary: IngestSummary, status: str, error: str = "") -> None:
+    IngestRun.objects.filter(id=run.id).update(
+        status=status,
+        error=error,
+        rows_read=summary.rows_read,
+        created=summary.created,
+        unchanged=summary.unchanged,
+        rejected=summary.rejected,
+        errors=[
+            {"row": e.row, "field": e.field, "reason": e.reason, "item": e.item}
+            for e in summary.errors[:STORED_ERRORS]
+        ],
+        finished_at=timezone.now(),
+    )

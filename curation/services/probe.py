@@ -1,0 +1,96 @@
+"""Probe stage: fetch a URL source into the media store, then read the container with ffprobe."""
+
+import hashlib
+import logging
+import subprocess
+from pathlib import Path
+
+import ffmpeg
+from django.conf import settings
+from django.utils import timezone
+
+from curation.errors import InvalidSource, StageError, TransientStageError
+from curation.lib.probe import NoVideoStream, duration_from_packets, probe_summarise
+from curation.models import Video
+from curation.services.sources import local_path_resolve, url_download
+
+logger = logging.getLogger("microcurate.probe")
+PROBE_TIMEOUT_SECONDS = 120
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _ffprobe_reason(exc: ffmpeg.Error) -> str:
+    lines = [line.strip() for line in (exc.stderr or b"").decode(errors="replace").splitlines()]
+    lines = [line for line in lines if line]
+    return lines[-1] if lines else f"ffprobe exited with an error ({exc})"
+
+
+def _ffprobe(path: Path, **options) -> dict:
+    try:
+        return ffmpeg.probe(
+            str(path), cmd=settings.MICROCURATE_FFPROBE, timeout=PROBE_TIMEOUT_SECONDS, **options
+        )
+    except ffmpeg.Error as exc:
+        raise StageError(f"ffprobe could not read the file: {_ffprobe_reason(exc)}") from None
+    except subprocess.TimeoutExpired:
+        raise TransientStageError(f"ffprobe took longer than {PROBE_TIMEOUT_SECONDS} s") from None
+
+
+def _fetch(video: Video) -> Path:
+    """The local file to probe. URL sources are downloaded once into MEDIA_ROOT/sources/."""
+    if video.source_kind == Video.SourceKind.FILE:
+        try:
+            return local_path_resolve(video.local_path or video.source)
+        except InvalidSource as exc:
+            raise StageError(str(exc)) from None
+    if video.local_path and Path(video.local_path).is_file():
+        return Path(video.local_path)
+    suffix = Path(video.source.split("?", 1)[0]).suffix[:8] or ".bin"
+    destination = Path(settings.MEDIA_ROOT) / "sources" / str(video.dataset_id) / f"{video.id}{suffix}"
+    try:
+        url_download(video.source, destination)
+    except InvalidSource as exc:
+        raise StageError(str(exc)) from None
+    except OSError as exc:
+        raise TransientStageError(f"download failed: {exc}") from None
+    sha256 = file_sha256(destination)
+    twin = (
+        Video.objects.filter(dataset_id=video.dataset_id, sha256=sha256)
+        .exclude(id=video.id)
+        .values_list("external_id", flat=True)
+        .first()
+    )
+    if twin is not None:
+        destination.unlink(missing_ok=True)
+        raise StageError(f"same file contents as video {twin!r} in this dataset")
+    Video.objects.filter(id=video.id).update(local_path=str(destination), sha256=sha256)
+    return destination
+
+
+def video_probe(video: Video) -> dict:
+    """The probe fields for `video`; raises StageError with ffprobe's reason on bad files."""
+    path = _fetch(video)
+    if path.stat().st_size == 0:
+        raise StageError("the file is empty (0 bytes)")
+    info = _ffprobe(path)
+    try:
+        summary = probe_summarise(info)
+    except NoVideoStream as exc:
+        raise StageError(str(exc)) from None
+    fields = dict(summary.__dict__)
+    if summary.duration is None:
+        packets = _ffprobe(path, select_streams="v:0", show_entries="packet=pts_time,duration_time")
+        fields["duration"] = duration_from_packets(packets.get("packets") or [])
+        fields["duration_source"] = "packets" if fields["duration"] is not None else ""
+    if fields["duration"] is None:
+        raise StageError("no duration in the container and no timestamped video packets")
+    fields["size_bytes"] = fields["size_bytes"] or path.stat().st_size
+    fields["probed_at"] = timezone.now()
+    return fields

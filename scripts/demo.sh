@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# `make demo`: migrate, create users and the sample dataset, start a Celery worker on the
+# zero-setup filesystem broker, and serve the site on 127.0.0.1:8000.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+REAL_CLIPS="$(realpath ../shared/data/videos 2>/dev/null || true)"
+if [ -n "$REAL_CLIPS" ] && [ -d "$REAL_CLIPS" ]; then
+  export MICROCURATE_MEDIA_ROOTS="${MICROCURATE_MEDIA_ROOTS:+$MICROCURATE_MEDIA_ROOTS:}$REAL_CLIPS"
+fi
+export DJANGO_DEBUG="${DJANGO_DEBUG:-1}"
+
+$PY manage.py migrate --no-input -v0
+$PY manage.py collectstatic --no-input -v0
+$PY -m celery -A config worker -Q media,ocr,ml --concurrency 1 --loglevel WARNING \
+  --without-gossip --without-mingle &
+WORKER=$!
+trap 'kill $WORKER 2>/dev/null || true' EXIT
+$PY manage.py demo_setup ${REAL_CLIPS:+--real-clips "$REAL_CLIPS"}
+cat <<MSG
+
+MicroCurate is starting on http://127.0.0.1:8000/
+  dashboard:  http://127.0.0.1:8000/          (log in as curator)
+  admin:      http://127.0.0.1:8000/admin/    (videos with their probe results)
+  API docs:   http://127.0.0.1:8000/api/docs/
+The Celery worker is probing the sample videos in the background. Ctrl-C stops everything.
+MSG
+$PY manage.py runserver 127.0.0.1:8000 --noreload

@@ -1,0 +1,143 @@
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from curation.lib.synth import synth_clip
+from curation.services.datasets import dataset_create
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = Path(os.environ.get("MICROCURATE_SHARED_DATA", ROOT.parent / "shared" / "data"))
+VIDEOS = SHARED_DATA / "videos"
+
+
+@pytest.fixture(scope="session")
+def shared_videos() -> Path:
+    if not VIDEOS.is_dir():
+        pytest.fail(f"the shared test clips are missing: {VIDEOS}")
+    return VIDEOS
+
+
+@pytest.fixture
+def media_dir(settings, tmp_path) -> Path:
+    """A fresh MEDIA_ROOT for one test; the shared data stays an allowed root."""
+    media = tmp_path / "media"
+    media.mkdir()
+    settings.MEDIA_ROOT = media
+    return media
+
+
+@pytest.fixture(scope="session")
+def clip_cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("clips")
+
+
+@pytest.fixture
+def make_clip(clip_cache, media_dir):
+    """Generate a clip once per session (by its parameters) and copy it into MEDIA_ROOT."""
+
+    def make(name: str, **params) -> Path:
+        key = "-".join(f"{k}={v}" for k, v in sorted(params.items())).replace("/", "_") or "default"
+        cached = clip_cache / key / "clip.mp4"
+        if not cached.exists():
+            synth_clip(cached, **params)
+        target = media_dir / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(cached, target)
+        return target
+
+    return make
+
+
+@pytest.fixture
+def write_manifest(tmp_path, media_dir):
+    """Write rows (dicts → JSONL, or raw text/bytes) into a manifest under MEDIA_ROOT."""
+
+    def write(rows, name: str = "manifest.jsonl") -> Path:
+        path = media_dir / name
+        if isinstance(rows, bytes):
+            path.write_bytes(rows)
+        elif isinstance(rows, str):
+            path.write_text(rows, encoding="utf-8")
+        else:
+            path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def dataset(db):
+    return dataset_create(slug="usv-sample", name="USV sample", taxonomy="usv")
+
+
+@pytest.fixture
+def open_dataset(db):
+    return dataset_create(slug="open-tags", name="Open-world tags", open_world_topics=True)
+
+
+# Personas: a curator (staff), two crowdworkers and an outsider (logged in, no role).
+@pytest.fixture
+def curator(django_user_model):
+    return django_user_model.objects.create_user(
+        "curator", password="pw-curator", is_staff=True, is_superuser=True
+    )
+
+
+@pytest.fixture
+def worker1(django_user_model):
+    return django_user_model.objects.create_user("worker1", password="pw-worker1")
+
+
+@pytest.fixture
+def worker2(django_user_model):
+    return django_user_model.objects.create_user("worker2", password="pw-worker2")
+
+
+@pytest.fixture
+def outsider(django_user_model):
+    return django_user_model.objects.create_user("outsider", password="pw-outsider")
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A real `celery worker` process on the real broker, reading the test database."""
+    if not settings.CELERY_BROKER_URL.startswith("redis://"):
+        pytest.fail("integration tests need CELERY_BROKER_URL=redis://… (make test sets it)")
+    import redis
+
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    db = settings.DATABASES["default"]
+    env = dict(os.environ)
+    env["DATABASE_URL"] = (
+        f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+        if db["ENGINE"].endswith("postgresql")
+        else f"sqlite:///{db['NAME']}"
+    )
+    env["MEDIA_ROOT"] = str(tmp_path_factory.mktemp("worker-media"))
+    log = tmp_path_factory.mktemp("worker") / "worker.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "media,ocr,ml",
+             "--pool", "solo", "--loglevel", "INFO", "--without-gossip", "--without-mingle"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    from config.celery import app
+
+    deadline = time.monotonic() + 60
+    while not app.control.ping(timeout=1.0):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"the Celery worker did not start:\n{log.read_text()[-3000:]}")
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()

@@ -1,0 +1,90 @@
+"""Downloads of URL sources: only to allowed addresses, checked on the connection used."""
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from curation.errors import InvalidSource
+from curation.models import StageStatus, Video
+from curation.services.ingest import video_ingest
+from curation.services.sources import url_download
+
+
+@pytest.fixture
+def clip_server(shared_videos):
+    """A local HTTP server: /clip.mp4 is a real clip, /redirect sends to the metadata address."""
+    body = (shared_videos / "imageio_realshort.mp4").read_bytes()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path == "/redirect":
+                self.send_response(302)
+                self.send_header("Location", "http://169.254.169.254/latest/meta-data/")
+                self.end_headers()
+                return
+            if self.path != "/clip.mp4":
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_a_loopback_server_is_refused_by_default(clip_server, tmp_path):
+    with pytest.raises(InvalidSource, match=r"loopback, private or link-local address \(127.0.0.1\)"):
+        url_download(f"{clip_server}/clip.mp4", tmp_path / "out.mp4")
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_an_allowed_network_is_downloaded_whole(clip_server, tmp_path, settings, shared_videos):
+    settings.MICROCURATE_URL_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    size = url_download(f"{clip_server}/clip.mp4", tmp_path / "out.mp4")
+    assert (tmp_path / "out.mp4").read_bytes() == (shared_videos / "imageio_realshort.mp4").read_bytes()
+    assert size == (tmp_path / "out.mp4").stat().st_size
+
+
+def test_a_redirect_to_a_private_address_is_refused(clip_server, tmp_path, settings):
+    settings.MICROCURATE_URL_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    with pytest.raises(InvalidSource, match=r"\(169.254.169.254\)"):
+        url_download(f"{clip_server}/redirect", tmp_path / "out.mp4")
+
+
+def test_a_download_over_the_size_limit_leaves_no_file(clip_server, tmp_path, settings):
+    settings.MICROCURATE_URL_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    settings.MICROCURATE_DOWNLOAD_MAX_BYTES = 1000
+    with pytest.raises(InvalidSource, match="larger than the 1000-byte download limit"):
+        url_download(f"{clip_server}/clip.mp4", tmp_path / "out.mp4")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.django_db
+def test_a_url_video_is_fetched_into_the_media_store_and_probed(
+    clip_server, settings, media_dir, dataset, write_manifest
+):
+    settings.MICROCURATE_URL_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    manifest = write_manifest(
+        [
+            {"video": f"{clip_server}/clip.mp4", "id": "remote"},
+            {"video": f"{clip_server}/missing.mp4", "id": "gone"},
+        ]
+    )
+    # The URL host is an allowed network here, so ingest accepts both rows.
+    video_ingest(dataset=dataset, path=manifest, pipeline="inline")
+
+    remote = Video.objects.get(external_id="remote")
+    gone = Video.objects.get(external_id="gone")
+    assert remote.probe_status == StageStatus.DONE and remote.duration == pytest.approx(1.199, abs=1e-3)
+    assert remote.local_path.startswith(str(media_dir / "sources")) and len(remote.sha256) == 64
+    assert gone.probe_status == StageStatus.FAILED
+    assert gone.error == f"probe: {clip_server}/missing.mp4: HTTP 404 Not Found"
