@@ -143,14 +143,14 @@ class Video(models.Model):
     title = models.CharField(max_length=TITLE_MAX_LENGTH, blank=True)
     weak_topic = models.ForeignKey(
         Topic,
-        on_delete=models.PROTECT,
+        on_delete=models.RESTRICT,
         null=True,
         blank=True,
         related_name="videos",
         help_text="The query the video was collected by: a weak, unverified label.",
     )
     publisher = models.ForeignKey(
-        Publisher, on_delete=models.PROTECT, null=True, blank=True, related_name="videos"
+        Publisher, on_delete=models.RESTRICT, null=True, blank=True, related_name="videos"
     )
     clicks = models.BigIntegerField(null=True, blank=True)
     thumbnail = models.CharField(

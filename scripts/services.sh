@@ -14,6 +14,9 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
 fi
 for _ in $(seq 1 30); do
   if pg_isready -h 127.0.0.1 -p 5432 -q && redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+    # The database `make bench` and a manual run use; tests create their own test_ copy.
+    psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'microcurate'" | grep -q 1 \
+      || createdb -h 127.0.0.1 -U postgres microcurate
     exit 0
   fi
   sleep 1
