@@ -74,9 +74,11 @@ with open(sys.argv[2]) as f:
         r = json.loads(line)
         pub, _ = Publisher.objects.get_or_create(dataset=ds, external_id=r["publisher"],
                                                 defaults={"followers": r["followers"]})
-        Video.objects.create(dataset=ds, external_id=r["id"], source=r["video"], source_kind="url",
-                             title=r["title"], weak_topic=topics[r["topic"]], publisher=pub,
-                             clicks=r["clicks"], thumbnail=r["thumbnail"], metadata={"hashtags": r["hashtags"]})
+        Video.objects.create(
+            dataset=ds, external_id=r["id"], source=r["video"], source_kind="url", title=r["title"],
+            weak_topic=topics[r["topic"]], publisher=pub, clicks=r["clicks"],
+            thumbnail=r["thumbnail"], metadata={"hashtags": r["hashtags"]},
+        )
 print(time.perf_counter() - start)
 """
 
@@ -89,24 +91,21 @@ def run() -> dict:
     _manage("create_dataset", ours, "--taxonomy", "usv")
     _manage("create_dataset", naive, "--taxonomy", "usv")
     try:
-        result = _manage(
-            "ingest", "--dataset", ours, str(manifest), "--pipeline", "none", "--no-progress", measure=True
-        )
+        args = ("--pipeline", "none", "--no-progress")
+        result = _manage("ingest", "--dataset", ours, str(manifest), *args, measure=True)
         assert f"{ROWS} new videos" in result["stdout"], result["stdout"]
-        rerun = _manage("ingest", "--dataset", ours, str(manifest), "--pipeline", "none", "--no-progress")
+        rerun = _manage("ingest", "--dataset", ours, str(manifest), *args)
         assert f"{ROWS} already present" in rerun["stdout"], rerun["stdout"]
         naive_run = subprocess.run(
-            [sys.executable, "-c", "import django; django.setup()\n" + NAIVE, naive, str(manifest), str(NAIVE_ROWS)],
+            [sys.executable, "-c", "import django; django.setup()\n" + NAIVE,
+             naive, str(manifest), str(NAIVE_ROWS)],
             cwd=ROOT, capture_output=True, text=True, check=True,
             env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"},
         )  # fmt: skip
         naive_rate = NAIVE_ROWS / float(naive_run.stdout.strip().splitlines()[-1])
     finally:
-        _manage(
-            "shell",
-            "-c",
-            f"from curation.models import Dataset; Dataset.objects.filter(slug__in={[ours, naive]!r}).delete()",
-        )
+        cleanup = f"Dataset.objects.filter(slug__in={[ours, naive]!r}).delete()"
+        _manage("shell", "-c", f"from curation.models import Dataset; {cleanup}")
     rate = ROWS / result["seconds"]
     return {
         "benchmark": "ingest",
