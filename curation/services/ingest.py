@@ -11,8 +11,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from curation.errors import InvalidSource, ManifestError
@@ -67,7 +68,7 @@ class _RowRejected(Exception):
 @dataclass
 class _Draft:
     row: int
-    video: Video
+    video: SimpleNamespace  # the Video's column values: no model instance per row (bulk speed)
     topic_name: str | None
     publisher_id: str | None
     followers: int | None
@@ -130,8 +131,8 @@ class _RowReader:
         metadata = {k: v for k, v in record.items() if k not in KNOWN_FIELDS}
         if metadata and len(json.dumps(metadata, ensure_ascii=False)) > METADATA_MAX_BYTES:
             raise _RowRejected("metadata", f"extra fields exceed {METADATA_MAX_BYTES} bytes")
-        video = Video(
-            dataset=self.dataset,
+        video = SimpleNamespace(
+            dataset_id=self.dataset.id,
             external_id=external_id,
             source=source,
             source_kind=kind,
@@ -141,8 +142,9 @@ class _RowReader:
             clicks=_count(record, "clicks"),
             thumbnail=thumbnail,
             metadata=metadata,
-            ingest_run=self.run,
-            probe_status=StageStatus.PENDING,
+            ingest_run_id=self.run.id,
+            weak_topic_id=None,
+            publisher_id=None,
         )
         return _Draft(
             row=number,
@@ -297,23 +299,49 @@ class _BatchWriter:
                 draft.video.publisher_id = ids[draft.publisher_id]
 
     def _insert(self, drafts: list[_Draft]) -> list[int]:
-        videos = [d.video for d in drafts]
+        if not drafts:
+            return []
         try:
             with transaction.atomic():
-                Video.objects.bulk_create(videos)
+                if connection.vendor == "postgresql":
+                    ids = self._copy([d.video for d in drafts])
+                else:
+                    videos = Video.objects.bulk_create([Video(**vars(d.video)) for d in drafts])
+                    ids = [v.id for v in videos]
         except IntegrityError:
             # Another ingest stored some of these between our check and insert: go row by row.
-            videos = self._insert_one_by_one(drafts)
-        self.summary.created += len(videos)
-        return [v.id for v in videos]
+            ids = [v.id for v in self._insert_one_by_one(drafts)]
+        self.summary.created += len(ids)
+        return ids
+
+    def _copy(self, rows: list[SimpleNamespace]) -> list[int]:
+        """PostgreSQL COPY: an order of magnitude faster than INSERTs built by the ORM."""
+        now = timezone.now()
+        defaults = {"rotation": 0, "duration_source": "", "video_codec": "", "audio_codec": "",
+                    "container": "", "error": "", "probe_status": StageStatus.PENDING,
+                    "created_at": now, "updated_at": now}  # fmt: skip
+        columns = [*vars(rows[0]), *defaults]
+        fixed = tuple(defaults.values())
+        sql = f"COPY {Video._meta.db_table} ({', '.join(columns)}) FROM STDIN"
+        metadata = columns.index("metadata")
+        with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+            for row in rows:
+                values = [*vars(row).values(), *fixed]
+                values[metadata] = json.dumps(values[metadata], ensure_ascii=False)
+                copy.write_row(values)
+        return list(
+            Video.objects.filter(ingest_run_id=self.run.id, external_id__in=[r.external_id for r in rows])
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
 
     def _insert_one_by_one(self, drafts: list[_Draft]) -> list[Video]:
         stored = []
         for draft in drafts:
-            draft.video.pk = None
+            video = Video(**vars(draft.video))
             try:
                 with transaction.atomic():
-                    draft.video.save(force_insert=True)
+                    video.save(force_insert=True)
             except IntegrityError:
                 self.reject(
                     RowError(
@@ -324,7 +352,7 @@ class _BatchWriter:
                     )
                 )
                 continue
-            stored.append(draft.video)
+            stored.append(video)
         return stored
 
 
