@@ -69,7 +69,7 @@ def demo_manifest(*, real_clips: Path | None, seconds: float = 6.0) -> Path:
         clip = folder / "clips" / f"topic-{number:03d}.mp4"
         if not clip.exists():
             synth_clip(clip, seconds=seconds, text=topic.name, audio=number % 4 != 0,
-                       pattern=("testsrc2", "smptebars", "mandelbrot", "rgbtestsrc")[number % 4])  # fmt: skip
+                       pattern=("testsrc2", "smptebars", "testsrc", "rgbtestsrc")[number % 4])  # fmt: skip
         rows.append({"video": str(clip), "id": f"generated/{number:03d}", "topic": topic.name,
                      "title": f"All about {topic.name}", "publisher": f"creator-{number % 25}",
                      "followers": 1000 * (number % 25), "clicks": 37 * number})  # fmt: skip
