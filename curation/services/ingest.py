@@ -16,11 +16,9 @@ from types import SimpleNamespace
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from curation.errors import InvalidSource, ManifestError
+from curation.errors import ManifestError
 from curation.models import (
-    EXTERNAL_ID_MAX_LENGTH,
     SOURCE_MAX_LENGTH,
-    TITLE_MAX_LENGTH,
     Dataset,
     IngestRun,
     Publisher,
@@ -28,17 +26,14 @@ from curation.models import (
     Topic,
     Video,
 )
+from curation.services.ingest_rows import Draft, RowReader, RowRejected
 from curation.services.manifests import RowError, manifest_rows
 from curation.services.pipeline import pipeline_start
-from curation.services.probe import file_sha256
-from curation.services.sources import is_url, local_path_resolve, url_validate
 
 logger = logging.getLogger("microcurate.ingest")
 BATCH_SIZE = 2000
 STORED_ERRORS = 1000
 MAX_REPORTED_IDS = 100_000
-METADATA_MAX_BYTES = 64 * 1024
-KNOWN_FIELDS = {"video", "id", "title", "topic", "publisher", "followers", "clicks", "thumbnail"}
 
 
 @dataclass
@@ -56,136 +51,6 @@ class IngestSummary:
             f"{self.rows_read} rows read: {self.created} new videos, {self.unchanged} already "
             f"present, {self.rejected} rejected"
         )
-
-
-class _RowRejected(Exception):
-    def __init__(self, field_name: str, reason: str):
-        super().__init__(reason)
-        self.field = field_name
-        self.reason = reason
-
-
-@dataclass
-class _Draft:
-    row: int
-    video: SimpleNamespace  # the Video's column values: no model instance per row (bulk speed)
-    topic_name: str | None
-    publisher_id: str | None
-    followers: int | None
-
-
-def _text(record: dict, name: str, limit: int) -> str:
-    value = record.get(name)
-    if value is None:
-        return ""
-    if isinstance(value, (dict, list)):
-        raise _RowRejected(name, f"expected text, got a JSON {type(value).__name__}")
-    value = str(value).strip()
-    if len(value) > limit:
-        raise _RowRejected(name, f"{len(value)} characters long; the limit is {limit}")
-    if "\x00" in value:
-        raise _RowRejected(name, "contains a NUL character")
-    return value
-
-
-def _count(record: dict, name: str) -> int | None:
-    value = record.get(name)
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        raise _RowRejected(name, f"expected a whole number, got {value!r}")
-    try:
-        number = int(value) if not isinstance(value, float) or value.is_integer() else None
-    except (TypeError, ValueError):
-        number = None
-    if number is None:
-        raise _RowRejected(name, f"expected a whole number, got {value!r}")
-    if number < 0:
-        raise _RowRejected(name, f"must not be negative, got {number}")
-    if number > 2**63 - 1:
-        raise _RowRejected(name, "too large")
-    return number
-
-
-class _RowReader:
-    """Validates one manifest row into a draft Video (not yet saved)."""
-
-    def __init__(self, dataset: Dataset, base_dir: Path, run: IngestRun):
-        self.dataset = dataset
-        self.base_dir = base_dir
-        self.run = run
-        self.topics: dict[str, str] = {}
-        for topic in Topic.objects.filter(dataset=dataset).only("name", "synonyms"):
-            for alias in [topic.name, *(topic.synonyms or [])]:
-                self.topics.setdefault(alias.strip().lower(), topic.name)
-
-    def read(self, number: int, record: dict) -> _Draft:
-        source = _text(record, "video", SOURCE_MAX_LENGTH)
-        if not source:
-            raise _RowRejected("video", "missing: every row needs a video path or URL")
-        kind, local_path, sha256 = self._source(source)
-        external_id = _text(record, "id", EXTERNAL_ID_MAX_LENGTH) or source[:EXTERNAL_ID_MAX_LENGTH]
-        thumbnail = _text(record, "thumbnail", SOURCE_MAX_LENGTH)
-        if thumbnail:
-            self._check_thumbnail(thumbnail)
-        metadata = {k: v for k, v in record.items() if k not in KNOWN_FIELDS}
-        if metadata and len(json.dumps(metadata, ensure_ascii=False)) > METADATA_MAX_BYTES:
-            raise _RowRejected("metadata", f"extra fields exceed {METADATA_MAX_BYTES} bytes")
-        video = SimpleNamespace(
-            dataset_id=self.dataset.id,
-            external_id=external_id,
-            source=source,
-            source_kind=kind,
-            local_path=local_path,
-            sha256=sha256,
-            title=_text(record, "title", TITLE_MAX_LENGTH),
-            clicks=_count(record, "clicks"),
-            thumbnail=thumbnail,
-            metadata=metadata,
-            ingest_run_id=self.run.id,
-            weak_topic_id=None,
-            publisher_id=None,
-        )
-        return _Draft(
-            row=number,
-            video=video,
-            topic_name=self._topic(_text(record, "topic", 200)),
-            publisher_id=_text(record, "publisher", EXTERNAL_ID_MAX_LENGTH) or None,
-            followers=_count(record, "followers"),
-        )
-
-    def _source(self, source: str) -> tuple[str, str, str | None]:
-        try:
-            if is_url(source):
-                return Video.SourceKind.URL, "", url_validate(source) and None
-            path = local_path_resolve(source, base_dir=self.base_dir)
-        except InvalidSource as exc:
-            raise _RowRejected("video", str(exc)) from None
-        return Video.SourceKind.FILE, str(path), file_sha256(path)
-
-    def _check_thumbnail(self, thumbnail: str) -> None:
-        # A missing thumbnail file is allowed (the frame stage reports it); one outside the
-        # media roots or at a private address is not.
-        try:
-            if is_url(thumbnail):
-                url_validate(thumbnail)
-            else:
-                local_path_resolve(thumbnail, base_dir=self.base_dir, must_exist=False)
-        except InvalidSource as exc:
-            raise _RowRejected("thumbnail", str(exc)) from None
-
-    def _topic(self, name: str) -> str | None:
-        if not name:
-            return None
-        known = self.topics.get(name.lower())
-        if known is not None:
-            return known
-        if not self.dataset.open_world_topics:
-            raise _RowRejected(
-                "topic", f"unknown topic {name!r} (the dataset does not allow open-world topics)"
-            )
-        self.topics[name.lower()] = name
-        return name
 
 
 class _BatchWriter:
@@ -210,7 +75,7 @@ class _BatchWriter:
         if self.on_error:
             self.on_error(error)
 
-    def write(self, drafts: list[_Draft]) -> list[int]:
+    def write(self, drafts: list[Draft]) -> list[int]:
         """Store one batch in one transaction; returns the ids of the new videos."""
         with transaction.atomic():
             fresh = self._drop_known(drafts)
@@ -227,7 +92,7 @@ class _BatchWriter:
                 pipeline_start(video_ids=created, mode="queue")
         return created
 
-    def _drop_known(self, drafts: list[_Draft]) -> list[_Draft]:
+    def _drop_known(self, drafts: list[Draft]) -> list[Draft]:
         ids = [d.video.external_id for d in drafts]
         hashes = [d.video.sha256 for d in drafts if d.video.sha256]
         stored = dict(
@@ -263,7 +128,7 @@ class _BatchWriter:
             fresh.append(draft)
         return fresh
 
-    def _attach_topics(self, drafts: list[_Draft]) -> None:
+    def _attach_topics(self, drafts: list[Draft]) -> None:
         names = {d.topic_name for d in drafts if d.topic_name}
         if not names:
             return
@@ -276,7 +141,7 @@ class _BatchWriter:
             if draft.topic_name:
                 draft.video.weak_topic_id = topics[draft.topic_name]
 
-    def _attach_publishers(self, drafts: list[_Draft]) -> None:
+    def _attach_publishers(self, drafts: list[Draft]) -> None:
         followers = {}
         for d in drafts:
             if d.publisher_id:
@@ -298,7 +163,7 @@ class _BatchWriter:
             if draft.publisher_id:
                 draft.video.publisher_id = ids[draft.publisher_id]
 
-    def _insert(self, drafts: list[_Draft]) -> list[int]:
+    def _insert(self, drafts: list[Draft]) -> list[int]:
         if not drafts:
             return []
         try:
@@ -335,7 +200,7 @@ class _BatchWriter:
             .values_list("id", flat=True)
         )
 
-    def _insert_one_by_one(self, drafts: list[_Draft]) -> list[Video]:
+    def _insert_one_by_one(self, drafts: list[Draft]) -> list[Video]:
         stored = []
         for draft in drafts:
             video = Video(**vars(draft.video))
@@ -378,9 +243,9 @@ def video_ingest(
     rows = itertools.chain([first] if first else [], rows)
     run = IngestRun.objects.create(dataset=dataset, source=str(path)[:SOURCE_MAX_LENGTH])
     summary = IngestSummary(run_id=run.id)
-    reader = _RowReader(dataset, base_dir or (path if path.is_dir() else path.parent), run)
+    reader = RowReader(dataset, base_dir or (path if path.is_dir() else path.parent), run)
     writer = _BatchWriter(dataset, run, summary, pipeline, on_error)
-    batch: list[_Draft] = []
+    batch: list[Draft] = []
 
     def flush() -> None:
         created = writer.write(batch)
@@ -398,7 +263,7 @@ def video_ingest(
             else:
                 try:
                     batch.append(reader.read(number, record))
-                except _RowRejected as exc:
+                except RowRejected as exc:
                     item = str(record.get("id") or record.get("video") or "")[:80]
                     writer.reject(RowError(number, exc.field, exc.reason, item))
             if len(batch) >= batch_size:
