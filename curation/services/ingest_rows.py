@@ -121,7 +121,8 @@ class RowReader:
     def _source(self, source: str) -> tuple[str, str, str | None]:
         try:
             if is_url(source):
-                return Video.SourceKind.URL, "", url_validate(source) and None
+                url_validate(source)
+                return Video.SourceKind.URL, "", None
             path = local_path_resolve(source, base_dir=self.base_dir)
         except InvalidSource as exc:
             raise RowRejected("video", str(exc)) from None
