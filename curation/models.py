@@ -29,9 +29,9 @@ class Dataset(models.Model):
     # Frame sampling and quality filters (thumbnail benchmark, section 3.2; cleanvision's defaults).
     sample_fps = models.FloatField(default=1.0)
     dark_threshold = models.FloatField(default=0.32)
-    blur_threshold = models.FloatField(default=0.0)
+    blur_threshold = models.FloatField(default=0.80)
     uniform_threshold = models.FloatField(default=3.0)
-    near_duplicate_threshold = models.FloatField(default=0.0)
+    near_duplicate_threshold = models.FloatField(default=0.22)
     thumbnail_check_similarity = models.FloatField(default=0.9)
     # USV Stage IV: two annotators per video.
     annotation_overlap = models.PositiveSmallIntegerField(default=2)
@@ -181,6 +181,17 @@ class Video(models.Model):
     # Pipeline: one status column per stage, claimed with a conditional UPDATE.
     probe_status = models.CharField(
         max_length=10, choices=StageStatus, default=StageStatus.PENDING, db_index=True
+    )
+    frames_status = models.CharField(
+        max_length=10, choices=StageStatus, default=StageStatus.PENDING, db_index=True
+    )
+    proxy_status = models.CharField(
+        max_length=10, choices=StageStatus, default=StageStatus.PENDING, db_index=True
+    )
+    proxy_path = models.CharField(
+        max_length=SOURCE_MAX_LENGTH,
+        blank=True,
+        help_text="Browser-playable H.264/AAC copy, relative to MEDIA_ROOT; the original is never served.",
     )
     error = models.TextField(blank=True, help_text="Why the last failed stage failed.")
 

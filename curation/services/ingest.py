@@ -183,7 +183,8 @@ class _BatchWriter:
         """PostgreSQL COPY: an order of magnitude faster than INSERTs built by the ORM."""
         now = timezone.now()
         defaults = {"rotation": 0, "duration_source": "", "video_codec": "", "audio_codec": "",
-                    "container": "", "error": "", "probe_status": StageStatus.PENDING,
+                    "container": "", "error": "", "proxy_path": "", "probe_status": StageStatus.PENDING,
+                    "frames_status": StageStatus.PENDING, "proxy_status": StageStatus.PENDING,
                     "created_at": now, "updated_at": now}  # fmt: skip
         columns = [*vars(rows[0]), *defaults]
         fixed = tuple(defaults.values())
