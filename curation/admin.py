@@ -5,7 +5,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from curation.errors import CurationError
-from curation.models import Dataset, IngestRun, Publisher, Topic, Video
+from curation.models import Dataset, IngestRun, Publisher, Topic, Video, VideoSubtitle
 from curation.services.uploads import video_ingest_upload
 
 
@@ -106,6 +106,22 @@ class IngestRunAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in IngestRun._meta.fields]
 
 
+class VideoSubtitleInline(admin.StackedInline):
+    """The OCR stage's result, read-only: re-run the stage to change it."""
+
+    model = VideoSubtitle
+    fields = [
+        "text", "reason", "watermarks", "languages",
+        "frames_read", "frames_reused", "frames_skipped", "seconds",
+    ]  # fmt: skip
+    readonly_fields = fields
+    can_delete = False
+    extra = 0
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Video)
 class VideoAdmin(admin.ModelAdmin):
     list_display = [
@@ -113,6 +129,9 @@ class VideoAdmin(admin.ModelAdmin):
         "dataset",
         "weak_topic",
         "probe_status",
+        "frames_status",
+        "frames_link",
+        "ocr_status",
         "duration",
         "display_size",
         "has_audio",
@@ -122,6 +141,8 @@ class VideoAdmin(admin.ModelAdmin):
     list_filter = [
         "dataset",
         "probe_status",
+        "frames_status",
+        "ocr_status",
         "has_audio",
         "source_kind",
         "video_codec",
@@ -130,7 +151,12 @@ class VideoAdmin(admin.ModelAdmin):
     search_fields = ["external_id", "title", "source"]
     list_select_related = ["dataset", "weak_topic"]
     raw_id_fields = ["weak_topic", "publisher", "ingest_run"]
-    readonly_fields = ["created_at", "updated_at", "probed_at"]
+    readonly_fields = ["created_at", "updated_at", "probed_at", "frames_link", "duplicate_group"]
+    inlines = [VideoSubtitleInline]
+
+    @admin.display(description="frames")
+    def frames_link(self, obj: Video) -> str:
+        return format_html('<a href="{}">filmstrip</a>', reverse("frontend:filmstrip", args=[obj.id]))
 
     @admin.display(description="display size")
     def display_size(self, obj: Video) -> str:

@@ -1,5 +1,6 @@
 """REST API for dataset admins (staff only): datasets, ingest, videos."""
 
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -13,6 +14,7 @@ from curation import selectors
 from curation.errors import CurationError
 from curation.models import Dataset, StageStatus, Video
 from curation.services.datasets import dataset_create
+from curation.services.ocr import subtitle_render
 from curation.services.uploads import video_ingest_upload
 
 
@@ -145,3 +147,26 @@ class VideoDetail(RetrieveAPIView):
     permission_classes = [IsAdminUser]
     serializer_class = VideoOutput
     queryset = Video.objects.select_related("dataset", "weak_topic", "publisher")
+
+
+class VideoSubtitles(APIView):
+    """The video's subtitle cues (OCR stage) as SRT or WebVTT. An empty subtitle comes with the
+    reason in the X-Subtitle-Empty-Reason header; 404 until the OCR stage has run."""
+
+    permission_classes = [IsAdminUser]
+    MEDIA_TYPES = {"srt": "application/x-subrip; charset=utf-8", "vtt": "text/vtt; charset=utf-8"}
+
+    @extend_schema(responses={(200, "text/plain"): str})
+    def get(self, request, pk: int, fmt: str):
+        video = get_object_or_404(Video.objects.select_related("subtitle"), pk=pk)
+        subtitle = getattr(video, "subtitle", None)
+        if subtitle is None:
+            return Response(
+                {"detail": f"no subtitles yet: the OCR stage is {video.ocr_status}"},
+                status=status.HTTP_404_NOT_FOUND,
+            )
+        response = HttpResponse(subtitle_render(video=video, fmt=fmt), content_type=self.MEDIA_TYPES[fmt])
+        response["Content-Disposition"] = f'inline; filename="video-{video.id}.{fmt}"'
+        if subtitle.reason:
+            response["X-Subtitle-Empty-Reason"] = subtitle.reason.encode("ascii", "replace").decode()
+        return response

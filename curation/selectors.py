@@ -36,3 +36,46 @@ def video_list(
 
 def video_get(*, video_id: int) -> Video | None:
     return Video.objects.select_related("dataset", "weak_topic", "publisher").filter(id=video_id).first()
+
+
+def video_filmstrip(*, video_id: int) -> dict | None:
+    """A video, its frames in order, its thumbnail ground truth and its duplicate group: the staff
+    filmstrip page, in four queries whatever the number of frames."""
+    video = (
+        Video.objects.select_related("dataset", "weak_topic", "thumbnail_truth__frame")
+        .defer("signature")
+        .filter(id=video_id)
+        .first()
+    )
+    if video is None:
+        return None
+    frames = list(video.frames.defer("descriptor").order_by("index"))
+    twins = []
+    if video.duplicate_group_id is not None:
+        twins = list(
+            Video.objects.filter(duplicate_group_id=video.duplicate_group_id)
+            .exclude(id=video.id)
+            .only("id", "external_id")
+            .order_by("id")
+        )
+    return {
+        "video": video,
+        "frames": frames,
+        "truth": getattr(video, "thumbnail_truth", None),
+        "candidates": sum(f.is_candidate for f in frames),
+        "twins": twins,
+    }
+
+
+def dataset_candidate_counts(*, dataset: Dataset) -> dict[int, int]:
+    """How many videos (frames done) keep each number of candidate frames (the thumbnail paper:
+    most keep 7-12)."""
+    per_video = (
+        Video.objects.filter(dataset=dataset, frames_status=StageStatus.DONE)
+        .annotate(candidates=Count("frames", filter=Q(frames__is_candidate=True)))
+        .values_list("candidates", flat=True)
+    )
+    distribution: dict[int, int] = {}
+    for candidates in per_video.iterator(chunk_size=5000):
+        distribution[candidates] = distribution.get(candidates, 0) + 1
+    return dict(sorted(distribution.items()))

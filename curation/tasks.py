@@ -21,7 +21,7 @@ def _run_stage(task, video_id: int, stage_name: str) -> str:
             )
             return StageStatus.FAILED
         raise task.retry(exc=exc, countdown=2 ** (task.request.retries + 1)) from None
-    if status == StageStatus.DONE:
+    if status in (StageStatus.DONE, StageStatus.SKIPPED):
         pipeline.pipeline_enqueue(video_id=video_id, after=stage_name)
     return status
 
@@ -31,3 +31,18 @@ def _run_stage(task, video_id: int, stage_name: str) -> str:
 @shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES)
 def video_probe_task(self, video_id: int) -> str:
     return _run_stage(self, video_id, "probe")
+
+
+@shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES)
+def video_frames_task(self, video_id: int) -> str:
+    return _run_stage(self, video_id, "frames")
+
+
+@shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES)
+def video_proxy_task(self, video_id: int) -> str:
+    return _run_stage(self, video_id, "proxy")
+
+
+@shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES)
+def video_ocr_task(self, video_id: int) -> str:
+    return _run_stage(self, video_id, "ocr")

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from curation import api
 
@@ -9,4 +9,9 @@ urlpatterns = [
     path("datasets/<slug:slug>/ingest/", api.DatasetIngest.as_view(), name="dataset-ingest"),
     path("datasets/<slug:slug>/videos/", api.VideoList.as_view(), name="video-list"),
     path("videos/<int:pk>/", api.VideoDetail.as_view(), name="video-detail"),
+    re_path(
+        r"^videos/(?P<pk>[0-9]+)/subtitles\.(?P<fmt>srt|vtt)$",
+        api.VideoSubtitles.as_view(),
+        name="video-subtitles",
+    ),
 ]

@@ -14,6 +14,8 @@ apt_install() {
 
 command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || apt_install ffmpeg
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || apt_install fonts-dejavu-core
+# The browser end-to-end tests drive Debian's Chromium with Playwright (no browser downloads).
+command -v chromium >/dev/null && command -v chromedriver >/dev/null || apt_install chromium chromium-driver
 
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv

@@ -90,19 +90,33 @@ def curator(django_user_model):
     )
 
 
+def _crowdworker(user):
+    """Crowdworkers are members of the `crowdworkers` group (made by annotator's migration)."""
+    from django.contrib.auth.models import Group
+
+    user.groups.add(Group.objects.get_or_create(name="crowdworkers")[0])
+    return user
+
+
 @pytest.fixture
 def worker1(django_user_model):
-    return django_user_model.objects.create_user("worker1", password="pw-worker1")
+    return _crowdworker(django_user_model.objects.create_user("worker1", password="pw-worker1"))
 
 
 @pytest.fixture
 def worker2(django_user_model):
-    return django_user_model.objects.create_user("worker2", password="pw-worker2")
+    return _crowdworker(django_user_model.objects.create_user("worker2", password="pw-worker2"))
 
 
 @pytest.fixture
 def outsider(django_user_model):
     return django_user_model.objects.create_user("outsider", password="pw-outsider")
+
+
+@pytest.fixture(autouse=True)
+def _ocr_only_where_marked(request, settings):
+    """The OCR stage (seconds per frame) runs only in tests marked `ocr`; elsewhere it is skipped."""
+    settings.MICROCURATE_OCR_ENABLED = request.node.get_closest_marker("ocr") is not None
 
 
 @pytest.fixture(scope="session")
@@ -121,6 +135,9 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
         else f"sqlite:///{db['NAME']}"
     )
     env["MEDIA_ROOT"] = str(tmp_path_factory.mktemp("worker-media"))
+    # EasyOCR costs seconds a frame: this worker skips the OCR stage (tests/curation/test_ocr_celery.py
+    # runs its own OCR worker).
+    env["MICROCURATE_OCR_ENABLED"] = "0"
     log = tmp_path_factory.mktemp("worker") / "worker.log"
     with open(log, "w") as out:
         process = subprocess.Popen(

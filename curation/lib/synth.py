@@ -4,7 +4,10 @@
 import subprocess
 from pathlib import Path
 
+import numpy as np
+
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+MAX_VFR_FRAMES = 300
 
 
 def _escape(text: str) -> str:
@@ -52,5 +55,53 @@ def synth_clip(
             check=True, capture_output=True, timeout=120,
         )  # fmt: skip
         rotated.replace(partial)
+    partial.replace(destination)
+    return destination
+
+
+def story_clip(
+    destination: Path,
+    segments: list[tuple[np.ndarray, float]],
+    *,
+    fps: float = 5.0,
+    crf: int = 16,
+    timestamps: list[float] | None = None,
+    ffmpeg: str = "ffmpeg",
+) -> Path:
+    """Write an H.264 MP4 of still RGB pictures, each shown for its number of seconds: exact ground
+    truth (which picture is on screen at every instant).
+
+    With `timestamps` (seconds, increasing) the clip has one frame per timestamp, showing the
+    picture of the segment the timestamp falls in, and a variable frame rate.
+    """
+    if not segments:
+        raise ValueError("no segments")
+    height, width = segments[0][0].shape[:2]
+    ends = np.cumsum([seconds for _, seconds in segments])
+    filters = []
+    if timestamps is None:
+        timestamps = [n / fps for n in range(int(round(ends[-1] * fps)))]
+    else:
+        if len(timestamps) > MAX_VFR_FRAMES:
+            raise ValueError(f"at most {MAX_VFR_FRAMES} frames with explicit timestamps")
+        # Each frame gets its own timestamp (a sum of eq(N,i)*t terms), so a variable rate is exact.
+        pts = "+".join(f"eq(N\\,{i})*{t:.6f}" for i, t in enumerate(timestamps))
+        filters = ["-vf", f"setpts=({pts})/TB", "-fps_mode", "vfr"]
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    partial = destination.with_name(destination.stem + ".part" + destination.suffix)
+    command = [
+        ffmpeg, "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
+        "-r", str(fps), "-i", "pipe:", *filters,
+        "-c:v", "libx264", "-preset", "ultrafast", "-crf", str(crf), "-pix_fmt", "yuv420p",
+        "-movflags", "+faststart", "-video_track_timescale", "1000", str(partial),
+    ]  # fmt: skip
+    data = bytearray()
+    for t in timestamps:
+        segment = min(int(np.searchsorted(ends, t, side="right")), len(segments) - 1)
+        image = segments[segment][0]
+        if image.shape != (height, width, 3) or image.dtype != np.uint8:
+            raise ValueError("every picture must be a uint8 RGB array of the first one's size")
+        data += image.tobytes()
+    subprocess.run(command, input=bytes(data), check=True, capture_output=True, timeout=120)
     partial.replace(destination)
     return destination

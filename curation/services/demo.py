@@ -3,10 +3,12 @@ data, and one generated clip per topic so every topic has an example."""
 
 import json
 import secrets
+import subprocess
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db import transaction
 
 from curation.lib.synth import synth_clip
@@ -45,6 +47,8 @@ def demo_users() -> dict[str, str]:
         password = secrets.token_urlsafe(9)
         user.set_password(password)
         user.save()
+        if not staff:  # the annotation pages are for members of this group (annotator's migration)
+            user.groups.add(Group.objects.get_or_create(name="crowdworkers")[0])
         passwords[username] = password
     return passwords
 
@@ -63,6 +67,7 @@ def demo_manifest(*, real_clips: Path | None, seconds: float = 6.0) -> Path:
                         "topic": topic,
                         "title": f"{name} (shared test clip)",
                         "publisher": name.split("_")[0],
+                        **_demo_thumbnail(real_clips / name, folder / "thumbs"),
                     }
                 )
     for number, topic in enumerate(usv_taxonomy()):
@@ -78,6 +83,22 @@ def demo_manifest(*, real_clips: Path | None, seconds: float = 6.0) -> Path:
         for row in rows:
             out.write(json.dumps(row) + "\n")
     return manifest
+
+
+def _demo_thumbnail(clip: Path, folder: Path) -> dict:
+    """A posted thumbnail for a real clip, as a site would make one: its picture at 1 s, 320 px
+    wide (the frames stage finds the candidate nearest to it); none for a file without video."""
+    target = folder / f"{clip.name}.jpg"
+    if not target.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(
+            [settings.MICROCURATE_FFMPEG, "-v", "error", "-y", "-ss", "1", "-i", str(clip), "-frames:v", "1",
+             "-vf", "scale=320:-2", str(target)],
+            capture_output=True, timeout=60,
+        )  # fmt: skip
+        if done.returncode != 0 or not target.exists():
+            return {}
+    return {"thumbnail": str(target)}
 
 
 def demo_dataset() -> Dataset:

@@ -1,9 +1,15 @@
-"""Manifest rows → draft videos: every field checked, the reason named when one is wrong."""
+"""Manifest rows → draft videos: every field checked, the reason named when one is wrong.
 
-import json
-from dataclasses import dataclass
+This runs once per row of manifests with millions of rows, so the common case (text fields
+that are plain strings, public http(s) URLs) takes short paths; anything unusual goes
+through the full checks.
+"""
+
+import re
 from pathlib import Path
-from types import SimpleNamespace
+from typing import NamedTuple
+
+import orjson
 
 from curation.errors import InvalidSource
 from curation.models import (
@@ -19,7 +25,16 @@ from curation.services.probe import file_sha256
 from curation.services.sources import is_url, local_path_resolve, url_validate
 
 METADATA_MAX_BYTES = 64 * 1024
-KNOWN_FIELDS = {"video", "id", "title", "topic", "publisher", "followers", "clicks", "thumbnail"}
+KNOWN_FIELDS = frozenset({"video", "id", "title", "topic", "publisher", "followers", "clicks", "thumbnail"})
+TOPIC_MAX_LENGTH = 200
+# An http(s) URL whose host is a plain DNS name (it has a letter no IP address form uses, so it
+# is never an address literal) and that is followed by nothing urlsplit would read differently.
+# Such a URL needs only the local-name check; everything else goes through url_validate.
+_PLAIN_URL = re.compile(
+    r"https?://((?=[a-z0-9.-]*[g-wyz])[a-z0-9.-]+)(?::(\d{1,5}))?(?:[/?#][^\s\\]*)?", re.ASCII
+)
+_JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+_LOCAL_SUFFIXES = ("localhost", ".localhost", "ip6-loopback", "ip6-localhost", "localhost.localdomain")
 
 
 class RowRejected(Exception):
@@ -29,12 +44,21 @@ class RowRejected(Exception):
         self.reason = reason
 
 
-@dataclass
-class Draft:
+class Draft(NamedTuple):
+    """One row ready to store, in the column order of the ingest staging table."""
+
     row: int
-    video: SimpleNamespace  # the Video's column values: no model instance per row (bulk speed)
-    topic_name: str | None
-    publisher_id: str | None
+    external_id: str
+    source: str
+    source_kind: str
+    local_path: str
+    sha256: str | None
+    title: str
+    clicks: int | None
+    thumbnail: str
+    metadata: str  # JSON text
+    topic_id: int | None
+    publisher: str | None
     followers: int | None
 
 
@@ -42,9 +66,11 @@ def _text(record: dict, name: str, limit: int) -> str:
     value = record.get(name)
     if value is None:
         return ""
-    if isinstance(value, (dict, list)):
-        raise RowRejected(name, f"expected text, got a JSON {type(value).__name__}")
-    value = str(value).strip()
+    if value.__class__ is not str:
+        if isinstance(value, (dict, list)):
+            raise RowRejected(name, f"expected text, got a JSON {type(value).__name__}")
+        value = str(value)
+    value = value.strip()
     if len(value) > limit:
         raise RowRejected(name, f"{len(value)} characters long; the limit is {limit}")
     if "\x00" in value:
@@ -56,6 +82,8 @@ def _count(record: dict, name: str) -> int | None:
     value = record.get(name)
     if value is None or value == "":
         return None
+    if value.__class__ is int and 0 <= value < 2**63:
+        return value
     if isinstance(value, bool):
         raise RowRejected(name, f"expected a whole number, got {value!r}")
     try:
@@ -71,17 +99,25 @@ def _count(record: dict, name: str) -> int | None:
     return number
 
 
+def _url_check(url: str) -> None:
+    plain = _PLAIN_URL.fullmatch(url)
+    if plain is None or (plain[2] and int(plain[2]) > 65535):
+        url_validate(url)
+    elif plain[1].rstrip(".").endswith(_LOCAL_SUFFIXES):
+        url_validate(url)  # raises with the full reason
+
+
 class RowReader:
-    """Validates one manifest row into a draft Video (not yet saved)."""
+    """Validates one manifest row into a Draft (not yet saved)."""
 
     def __init__(self, dataset: Dataset, base_dir: Path, run: IngestRun):
         self.dataset = dataset
         self.base_dir = base_dir
         self.run = run
-        self.topics: dict[str, str] = {}
-        for topic in Topic.objects.filter(dataset=dataset).only("name", "synonyms"):
+        self.topics: dict[str, int] = {}  # lower-cased name or synonym → topic id
+        for topic in Topic.objects.filter(dataset=dataset).only("id", "name", "synonyms"):
             for alias in [topic.name, *(topic.synonyms or [])]:
-                self.topics.setdefault(alias.strip().lower(), topic.name)
+                self.topics.setdefault(alias.strip().lower(), topic.id)
 
     def read(self, number: int, record: dict) -> Draft:
         source = _text(record, "video", SOURCE_MAX_LENGTH)
@@ -91,12 +127,20 @@ class RowReader:
         external_id = _text(record, "id", EXTERNAL_ID_MAX_LENGTH) or source[:EXTERNAL_ID_MAX_LENGTH]
         thumbnail = _text(record, "thumbnail", SOURCE_MAX_LENGTH)
         if thumbnail:
-            self._check_thumbnail(thumbnail)
-        metadata = {k: v for k, v in record.items() if k not in KNOWN_FIELDS}
-        if metadata and len(json.dumps(metadata, ensure_ascii=False)) > METADATA_MAX_BYTES:
-            raise RowRejected("metadata", f"extra fields exceed {METADATA_MAX_BYTES} bytes")
-        video = SimpleNamespace(
-            dataset_id=self.dataset.id,
+            thumbnail = self._check_thumbnail(thumbnail)
+        metadata = "{}"
+        if len(record) > len(KNOWN_FIELDS.intersection(record)):
+            extra = {k: v for k, v in record.items() if k not in KNOWN_FIELDS}
+            try:
+                metadata = orjson.dumps(extra).decode()
+            except TypeError as exc:  # e.g. an integer beyond 64 bits
+                raise RowRejected("metadata", f"cannot be stored as JSON: {exc}") from None
+            if len(metadata) > METADATA_MAX_BYTES:
+                raise RowRejected("metadata", f"extra fields exceed {METADATA_MAX_BYTES} bytes")
+            if _JSON_NUL.search(metadata):  # PostgreSQL's jsonb cannot hold it
+                raise RowRejected("metadata", "contains a NUL character")
+        return Draft(
+            row=number,
             external_id=external_id,
             source=source,
             source_kind=kind,
@@ -106,40 +150,35 @@ class RowReader:
             clicks=_count(record, "clicks"),
             thumbnail=thumbnail,
             metadata=metadata,
-            ingest_run_id=self.run.id,
-            weak_topic_id=None,
-            publisher_id=None,
-        )
-        return Draft(
-            row=number,
-            video=video,
-            topic_name=self._topic(_text(record, "topic", 200)),
-            publisher_id=_text(record, "publisher", EXTERNAL_ID_MAX_LENGTH) or None,
+            topic_id=self._topic(_text(record, "topic", TOPIC_MAX_LENGTH)),
+            publisher=_text(record, "publisher", EXTERNAL_ID_MAX_LENGTH) or None,
             followers=_count(record, "followers"),
         )
 
     def _source(self, source: str) -> tuple[str, str, str | None]:
         try:
             if is_url(source):
-                url_validate(source)
+                _url_check(source)
                 return Video.SourceKind.URL, "", None
             path = local_path_resolve(source, base_dir=self.base_dir)
         except InvalidSource as exc:
             raise RowRejected("video", str(exc)) from None
         return Video.SourceKind.FILE, str(path), file_sha256(path)
 
-    def _check_thumbnail(self, thumbnail: str) -> None:
-        # A missing thumbnail file is allowed (the frame stage reports it); one outside the
+    def _check_thumbnail(self, thumbnail: str) -> str:
+        """The thumbnail to store: a URL as given, a path resolved (a relative path starts at the
+        manifest's folder, which the frames stage that reads it no longer knows)."""
+        # A missing thumbnail file is allowed (the frames stage reports it); one outside the
         # media roots or at a private address is not.
         try:
             if is_url(thumbnail):
-                url_validate(thumbnail)
-            else:
-                local_path_resolve(thumbnail, base_dir=self.base_dir, must_exist=False)
+                _url_check(thumbnail)
+                return thumbnail
+            return str(local_path_resolve(thumbnail, base_dir=self.base_dir, must_exist=False))
         except InvalidSource as exc:
             raise RowRejected("thumbnail", str(exc)) from None
 
-    def _topic(self, name: str) -> str | None:
+    def _topic(self, name: str) -> int | None:
         if not name:
             return None
         known = self.topics.get(name.lower())
@@ -149,5 +188,6 @@ class RowReader:
             raise RowRejected(
                 "topic", f"unknown topic {name!r} (the dataset does not allow open-world topics)"
             )
-        self.topics[name.lower()] = name
-        return name
+        topic, _ = Topic.objects.get_or_create(dataset=self.dataset, name=name)
+        self.topics[name.lower()] = topic.id
+        return topic.id

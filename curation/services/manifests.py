@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
+
 from curation.errors import ManifestError
 
 VIDEO_EXTENSIONS = {
@@ -69,6 +71,14 @@ def _jsonl_rows(path: Path, progress: Progress | None) -> Iterator[Row]:
                 progress(len(raw))
             if not raw.strip():
                 continue
+            try:  # the common case, fast: orjson reads the bytes and checks their UTF-8
+                record = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                pass  # below: the standard library names the problem and its column
+            else:
+                if isinstance(record, dict):
+                    yield number, record
+                    continue
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as exc:

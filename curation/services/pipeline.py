@@ -13,10 +13,10 @@ from datetime import timedelta
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
-from curation.errors import StageError, TransientStageError
+from curation.errors import StageError, StageSkipped, TransientStageError
 from curation.models import StageStatus, Video
-from curation.services.probe import video_probe
 
 logger = logging.getLogger("microcurate.pipeline")
 MODES = ("queue", "inline", "none")
@@ -29,10 +29,23 @@ class Stage:
     name: str
     status_field: str
     task_name: str  # a task in curation.tasks
-    run: Callable[[Video], dict]  # returns the fields to store with DONE
+    # Dotted path of the service: (video) -> the fields to store with DONE. Imported when first
+    # run, so commands that only store rows (ingest) do not load OpenCV and friends.
+    service: str
+
+    @property
+    def run(self) -> Callable[[Video], dict]:
+        return import_string(self.service)
 
 
-STAGES: tuple[Stage, ...] = (Stage("probe", "probe_status", "video_probe_task", video_probe),)
+STAGES: tuple[Stage, ...] = (
+    Stage("probe", "probe_status", "video_probe_task", "curation.services.probe.video_probe"),
+    Stage("frames", "frames_status", "video_frames_task", "curation.services.frames.video_frames_sample"),
+    # After frames: the browser-playable copy the annotation pages show (issue 5).
+    Stage("proxy", "proxy_status", "video_proxy_task", "curation.services.proxy.video_proxy"),
+    # Last: the most expensive stage, on its own queue (issue 4).
+    Stage("ocr", "ocr_status", "video_ocr_task", "curation.services.ocr.video_ocr"),
+)
 _BY_NAME = {stage.name: stage for stage in STAGES}
 
 
@@ -65,6 +78,9 @@ def stage_execute(*, video_id: int, stage_name: str) -> str:
     except TransientStageError:
         _set_status(video_id, stage, StageStatus.PENDING)
         raise
+    except StageSkipped:
+        _set_status(video_id, stage, StageStatus.SKIPPED, error="")
+        return StageStatus.SKIPPED
     except StageError as exc:
         _set_status(video_id, stage, StageStatus.FAILED, error=f"{stage.name}: {exc}")
         return StageStatus.FAILED
@@ -109,7 +125,10 @@ def pipeline_run_inline(*, video_id: int) -> str:
     """Every stage in order in this process; stops at the first stage that does not finish."""
     status = StageStatus.DONE
     for stage in STAGES:
-        status = stage_execute(video_id=video_id, stage_name=stage.name)
+        result = stage_execute(video_id=video_id, stage_name=stage.name)
+        if result == StageStatus.SKIPPED:
+            continue  # a stage turned off (OCR without weights to spare) does not stop the rest
+        status = result
         if status != StageStatus.DONE:
             break
     return status

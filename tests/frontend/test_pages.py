@@ -18,7 +18,13 @@ def test_the_dashboard_shows_datasets_with_their_names_escaped(client, curator):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert(1)" not in page
 
 
-def test_a_crowdworker_sees_their_own_home_not_the_dashboard(client, worker1, dataset):
+def test_a_crowdworker_goes_straight_to_the_task_page_not_the_dashboard(client, worker1, dataset):
     client.login(username="worker1", password="pw-worker1")
     page = client.get("/").content.decode()
-    assert "Hello, worker1" in page and dataset.name not in page
+    assert 'id="annotate"' in page and "frontend/js/annotate.js" in page and dataset.name not in page
+
+
+def test_a_user_without_a_role_gets_no_task_page(client, outsider):
+    client.login(username="outsider", password="pw-outsider")
+    assert "not a crowdworker account" in client.get("/").content.decode()
+    assert client.get("/work/").status_code == 403

@@ -21,6 +21,8 @@ class Command(BaseCommand):
         call_command(
             "ingest", str(manifest), dataset=dataset.slug, pipeline=options["pipeline"], stdout=self.stdout
         )
+        # Topic verification for every clip; tasks are served once a clip's proxy is ready.
+        call_command("create_tasks", dataset=dataset.slug, kind="topic", stdout=self.stdout)
         self.stdout.write("\nDemo users (passwords are new on every run):")
         for username, password in passwords.items():
             role = "staff" if username == "curator" else "crowdworker"

@@ -1,4 +1,5 @@
 from django.core.management.base import BaseCommand, CommandError
+from django.db.models import Q
 
 from curation.errors import CurationError
 from curation.models import StageStatus, Video
@@ -13,20 +14,35 @@ class Command(BaseCommand):
         parser.add_argument("--dataset", required=True)
         parser.add_argument("--pipeline", choices=["queue", "inline"], default="queue")
         parser.add_argument("--retry-failed", action="store_true", help="reset failed stages")
+        parser.add_argument(
+            "--redo",
+            choices=[stage.name for stage in STAGES],
+            help="run this stage again on videos where it is done (e.g. frames after changing sample_fps)",
+        )
 
     def handle(self, *args, **options):
         try:
             dataset = dataset_get(slug=options["dataset"])
         except CurationError as exc:
             raise CommandError(str(exc)) from None
-        first = STAGES[0]
         if options["retry_failed"]:
+            for stage in STAGES:
+                reset = pipeline_reset(
+                    dataset_id=dataset.id, stage_name=stage.name, statuses=[StageStatus.FAILED]
+                )
+                self.stdout.write(f"{stage.name}: {len(reset)} failed videos reset to pending")
+        if options["redo"]:
             reset = pipeline_reset(
-                dataset_id=dataset.id, stage_name=first.name, statuses=[StageStatus.FAILED]
+                dataset_id=dataset.id, stage_name=options["redo"], statuses=[StageStatus.DONE]
             )
-            self.stdout.write(f"{len(reset)} failed videos reset to pending")
+            self.stdout.write(f"{options['redo']}: {len(reset)} videos to run again")
+        # A stage already done is skipped (its claim fails) and the next one runs.
+        pending = Q()
+        for stage in STAGES:
+            pending |= Q(**{stage.status_field: StageStatus.PENDING})
         ids = list(
-            Video.objects.filter(dataset=dataset, **{first.status_field: StageStatus.PENDING})
+            Video.objects.filter(pending, dataset=dataset)
+            .exclude(**{f"{STAGES[0].status_field}": StageStatus.FAILED})
             .order_by("id")
             .values_list("id", flat=True)
         )

@@ -1,0 +1,193 @@
+"""REST API for crowd annotation: workers take, answer and undo their own tasks; staff create
+tasks, watch progress and manage workers. HTTP only: every decision is in the services."""
+
+from django.contrib.auth import get_user_model
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import IsAdminUser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotator import selectors
+from annotator.errors import AnnotationError, NotYourAssignment
+from annotator.models import Assignment, Task, TaskKind
+from annotator.permissions import IsCrowdworker
+from annotator.services.answers import answer_submit, answer_undo
+from annotator.services.assignment import assignment_next
+from annotator.services.creation import task_make_gold, tasks_create
+from annotator.services.quality import annotator_quality, annotator_set_excluded, annotator_set_paused
+from annotator.throttles import SubmitThrottle
+from curation.models import Dataset
+
+
+def refuse(exc: AnnotationError) -> Response:
+    return Response({"detail": str(exc)}, status=exc.status)
+
+
+class NextInput(serializers.Serializer):
+    dataset = serializers.SlugField(required=False)
+    kind = serializers.ChoiceField(choices=TaskKind.values, required=False)
+    exclude = serializers.ListField(
+        child=serializers.IntegerField(), required=False, default=list, max_length=10
+    )
+
+
+class NextTask(APIView):
+    """Lease the next task (or return one already held that the client has not shown yet).
+    204 when there is no work left."""
+
+    permission_classes = [IsCrowdworker]
+
+    @extend_schema(request=NextInput, responses={200: dict, 204: None})
+    def post(self, request):
+        data = NextInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        slug = data.validated_data.get("dataset")
+        dataset = get_object_or_404(Dataset, slug=slug) if slug else None
+        try:
+            assignment = assignment_next(
+                worker=request.user,
+                dataset=dataset,
+                kind=data.validated_data.get("kind"),
+                exclude=data.validated_data["exclude"],
+            )
+        except AnnotationError as exc:
+            return refuse(exc)
+        if assignment is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(selectors.assignment_payload(assignment=assignment, user=request.user))
+
+
+class AssignmentDetail(APIView):
+    permission_classes = [IsCrowdworker]
+
+    def get(self, request, pk: int):
+        assignment = Assignment.objects.filter(id=pk, worker=request.user).first()
+        if assignment is None:
+            return refuse(NotYourAssignment(f"Assignment {pk} is not leased to you."))
+        return Response(selectors.assignment_payload(assignment=assignment, user=request.user))
+
+
+class AnswerInput(serializers.Serializer):
+    choice = serializers.CharField(required=False, allow_blank=True, max_length=20)
+    frame = serializers.IntegerField(required=False)
+    seconds = serializers.FloatField(required=False, min_value=0, max_value=24 * 3600)
+
+
+class SubmitAnswer(APIView):
+    permission_classes = [IsCrowdworker]
+    throttle_classes = [SubmitThrottle]
+
+    @extend_schema(request=AnswerInput, responses={201: dict})
+    def post(self, request, pk: int):
+        data = AnswerInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            answer = answer_submit(
+                worker=request.user,
+                assignment_id=pk,
+                choice=data.validated_data.get("choice"),
+                frame_id=data.validated_data.get("frame"),
+                seconds=data.validated_data.get("seconds"),
+            )
+        except AnnotationError as exc:
+            return refuse(exc)
+        return Response({"assignment": pk, "answer": answer.id}, status=status.HTTP_201_CREATED)
+
+
+class UndoAnswer(APIView):
+    permission_classes = [IsCrowdworker]
+
+    def post(self, request, pk: int):
+        try:
+            assignment = answer_undo(worker=request.user, assignment_id=pk)
+        except AnnotationError as exc:
+            return refuse(exc)
+        return Response(selectors.assignment_payload(assignment=assignment, user=request.user))
+
+
+class MyStats(APIView):
+    permission_classes = [IsCrowdworker]
+
+    def get(self, request):
+        return Response(selectors.worker_stats(worker=request.user))
+
+
+class CreateTasksInput(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=TaskKind.values)
+    limit = serializers.IntegerField(required=False, min_value=1)
+    only_split = serializers.CharField(required=False, max_length=50)
+
+
+class DatasetTasks(APIView):
+    """Staff: create tasks for a dataset (POST); progress and annotator quality (GET)."""
+
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(request=CreateTasksInput, responses={201: dict})
+    def post(self, request, slug: str):
+        dataset = get_object_or_404(Dataset, slug=slug)
+        data = CreateTasksInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            summary = tasks_create(dataset=dataset, **data.validated_data)
+        except AnnotationError as exc:
+            return refuse(exc)
+        return Response({**summary.__dict__, "message": str(summary)}, status=status.HTTP_201_CREATED)
+
+    def get(self, request, slug: str):
+        dataset = get_object_or_404(Dataset, slug=slug)
+        workers = [
+            {**q.__dict__, "gold_accuracy": q.gold_accuracy, "peer_agreement": q.peer_agreement}
+            for q in annotator_quality(dataset=dataset)
+        ]
+        return Response(
+            {"dataset": slug, "progress": selectors.dataset_progress(dataset=dataset), "workers": workers}
+        )
+
+
+class WorkerInput(serializers.Serializer):
+    paused = serializers.BooleanField(required=False)
+    answers_excluded = serializers.BooleanField(required=False)
+
+
+class WorkerStanding(APIView):
+    """Staff: pause a worker, or exclude their answers from verdicts."""
+
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(request=WorkerInput, responses=dict)
+    def post(self, request, username: str):
+        worker = get_object_or_404(get_user_model(), username=username)
+        data = WorkerInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = {"username": username}
+        if "paused" in data.validated_data:
+            result["paused"] = annotator_set_paused(
+                worker=worker, paused=data.validated_data["paused"]
+            ).is_paused
+        if "answers_excluded" in data.validated_data:
+            excluded = data.validated_data["answers_excluded"]
+            result["answers_excluded"] = excluded
+            result["tasks_recomputed"] = annotator_set_excluded(worker=worker, excluded=excluded)
+        return Response(result)
+
+
+class GoldInput(serializers.Serializer):
+    answer = serializers.CharField(max_length=20)
+
+
+class MakeGold(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(request=GoldInput, responses=dict)
+    def post(self, request, pk: int):
+        task = get_object_or_404(Task, id=pk)
+        data = GoldInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            task = task_make_gold(task=task, answer=data.validated_data["answer"])
+        except AnnotationError as exc:
+            return refuse(exc)
+        return Response({"task": task.id, "is_gold": task.is_gold, "gold_answer": task.gold_answer})

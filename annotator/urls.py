@@ -1,0 +1,16 @@
+from django.urls import path
+
+from annotator import api, views
+
+app_name = "annotator"
+urlpatterns = [
+    path("next/", api.NextTask.as_view(), name="next"),
+    path("assignments/<int:pk>/", api.AssignmentDetail.as_view(), name="assignment"),
+    path("assignments/<int:pk>/answer/", api.SubmitAnswer.as_view(), name="answer"),
+    path("assignments/<int:pk>/undo/", api.UndoAnswer.as_view(), name="undo"),
+    path("me/", api.MyStats.as_view(), name="me"),
+    path("media/<str:token>/", views.media, name="media"),
+    path("datasets/<slug:slug>/tasks/", api.DatasetTasks.as_view(), name="dataset-tasks"),
+    path("workers/<str:username>/", api.WorkerStanding.as_view(), name="worker"),
+    path("tasks/<int:pk>/gold/", api.MakeGold.as_view(), name="gold"),
+]

@@ -1,0 +1,110 @@
+"""Bulk ingest on PostgreSQL: the writer thread, and foreign keys checked per batch."""
+
+import pytest
+from django.db import connection
+
+from curation.errors import ManifestError
+from curation.models import IngestRun, Publisher, Topic, Video
+from curation.services import ingest
+from curation.services.datasets import dataset_create
+from curation.services.ingest import video_ingest
+from curation.services.ingest_staging import _may_skip_triggers
+
+
+def url_rows(count: int, *, start: int = 0) -> list[dict]:
+    return [
+        {
+            "id": f"v{i}",
+            "video": f"https://cdn.example.com/clips/{i}.mp4",
+            "title": f"clip {i}",
+            "topic": "pet dog" if i % 2 else "pet cat",
+            "publisher": f"user{i % 7}",
+            "followers": i,
+            "clicks": i * 10,
+            "thumbnail": f"https://cdn.example.com/thumbs/{i}.jpg",
+            "lang": "en",
+        }
+        for i in range(start, start + count)
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_large_manifest_is_written_on_a_second_thread_and_stored_whole(write_manifest):
+    dataset = dataset_create(slug="bulk", name="Bulk", taxonomy="usv")
+    manifest = write_manifest([*url_rows(12_000), {"id": "v5", "video": "https://cdn.example.com/again.mp4"}])
+
+    summary = video_ingest(dataset=dataset, path=manifest, pipeline="none")
+
+    assert (summary.created, summary.unchanged, summary.rejected) == (12_000, 0, 1)
+    assert str(summary.errors[0]) == "row 12001 (v5), field id: duplicate id 'v5' in this manifest"
+    video = Video.objects.select_related("weak_topic", "publisher").get(external_id="v11999")
+    assert (video.weak_topic.name, video.publisher.external_id, video.clicks) == ("pet dog", "user1", 119_990)
+    assert video.metadata == {"lang": "en"}
+    assert Publisher.objects.filter(dataset=dataset).count() == 7
+    assert Publisher.objects.get(dataset=dataset, external_id="user0").followers == 4998  # largest of batch 1
+    assert IngestRun.objects.get(id=summary.run_id).status == IngestRun.Status.DONE
+    again = video_ingest(dataset=dataset, path=manifest, pipeline="none")
+    # On a re-run the repeated id is simply present already: stored by the first run.
+    assert (again.created, again.unchanged, again.rejected) == (0, 12_001, 0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_crash_on_the_writer_thread_fails_the_run_and_a_rerun_completes(write_manifest, monkeypatch):
+    dataset = dataset_create(slug="bulk-crash", name="Bulk crash", taxonomy="usv")
+    manifest = write_manifest(url_rows(3_000))
+    original = ingest._BatchWriter.write
+    calls = {"n": 0}
+
+    def crash_on_second_batch(self, drafts):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("disk full")
+        return original(self, drafts)
+
+    monkeypatch.setattr(ingest._BatchWriter, "write", crash_on_second_batch)
+    with pytest.raises(RuntimeError, match="disk full"):
+        video_ingest(dataset=dataset, path=manifest, pipeline="none", batch_size=1_000)
+    run = IngestRun.objects.get(dataset=dataset)
+    assert (run.status, run.error) == (IngestRun.Status.FAILED, "interrupted: RuntimeError('disk full')")
+    assert Video.objects.filter(dataset=dataset).count() == 1_000  # batch 1 whole, nothing of batch 2
+
+    monkeypatch.setattr(ingest._BatchWriter, "write", original)
+    summary = video_ingest(dataset=dataset, path=manifest, pipeline="none", batch_size=1_000)
+    assert (summary.created, summary.unchanged) == (2_000, 1_000)
+
+
+@pytest.mark.django_db
+def test_the_foreign_key_triggers_are_skipped_only_by_a_role_that_may(dataset, write_manifest):
+    with connection.cursor() as cursor:
+        assert _may_skip_triggers(cursor)  # the test database's owner is a superuser
+        cursor.execute("CREATE ROLE microcurate_plain NOSUPERUSER")
+        cursor.execute("GRANT ALL ON ALL TABLES IN SCHEMA public TO microcurate_plain")
+        cursor.execute("GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO microcurate_plain")
+        cursor.execute(
+            "GRANT CREATE, TEMPORARY ON DATABASE "
+            + connection.settings_dict["NAME"]
+            + " TO microcurate_plain"
+        )
+        cursor.execute("SET LOCAL ROLE microcurate_plain")  # rolled back with the test
+        assert not _may_skip_triggers(cursor)
+
+    summary = video_ingest(dataset=dataset, path=write_manifest(url_rows(50)), pipeline="none")
+
+    assert summary.created == 50
+    assert Video.objects.filter(dataset=dataset, publisher__external_id="user3").count() == 7
+
+
+@pytest.mark.django_db
+def test_a_topic_deleted_while_its_batch_is_written_fails_the_batch_not_the_data(
+    dataset, write_manifest, monkeypatch
+):
+    original = ingest._BatchWriter.write
+
+    def delete_cats_first(self, drafts):
+        Topic.objects.filter(dataset=dataset, name="pet cat").delete()
+        return original(self, drafts)
+
+    monkeypatch.setattr(ingest._BatchWriter, "write", delete_cats_first)
+    with pytest.raises(ManifestError, match="a topic of this batch was deleted during the ingest"):
+        video_ingest(dataset=dataset, path=write_manifest(url_rows(10)), pipeline="none")
+    assert not Video.objects.filter(dataset=dataset).exists()
