@@ -32,10 +32,6 @@ class Staging:
             "source text, source_kind text, local_path text, sha256 text, title text, clicks bigint, "
             f"thumbnail text, metadata {json_type}, topic_id bigint, publisher text, followers bigint)"
         )
-        if self.postgres:
-            # A batch need not wait for its WAL to reach the disk: after a crash the last batches
-            # reported stored may be missing, and a re-run of the ingest stores them (idempotent).
-            cursor.execute("SET LOCAL synchronous_commit = off")
         # Autovacuum never visits temporary tables: TRUNCATE leaves no dead rows behind.
         cursor.execute(f"{'TRUNCATE' if self.postgres else 'DELETE FROM'} {self.TABLE}")
 
@@ -67,7 +63,7 @@ class Staging:
 
     def store(self, run_id: int) -> dict[str, int]:
         """Publishers, then videos; returns external id → new video id."""
-        unchecked = self.postgres and _may_skip_triggers(self.cursor)
+        unchecked = self.postgres and may_skip_triggers(self.cursor)
         if unchecked:
             self._lock_references(run_id)
             self.cursor.execute("SET LOCAL session_replication_role = replica")
@@ -161,7 +157,7 @@ class Staging:
         return [found[row] for row in sorted(found)]
 
 
-def _may_skip_triggers(cursor) -> bool:
+def may_skip_triggers(cursor) -> bool:
     """Whether this role may set session_replication_role (superusers, or a PostgreSQL 15+
     GRANT SET ON PARAMETER); otherwise the triggers check every row, which is only slower."""
     granted = "has_parameter_privilege('session_replication_role', 'SET')"

@@ -8,7 +8,8 @@ from curation.models import IngestRun, Publisher, Topic, Video
 from curation.services import ingest
 from curation.services.datasets import dataset_create
 from curation.services.ingest import video_ingest
-from curation.services.ingest_staging import _may_skip_triggers
+from curation.services.ingest_direct import DirectStore
+from curation.services.ingest_staging import may_skip_triggers
 
 
 def url_rows(count: int, *, start: int = 0) -> list[dict]:
@@ -76,7 +77,7 @@ def test_a_crash_on_the_writer_thread_fails_the_run_and_a_rerun_completes(write_
 @pytest.mark.django_db
 def test_the_foreign_key_triggers_are_skipped_only_by_a_role_that_may(dataset, write_manifest):
     with connection.cursor() as cursor:
-        assert _may_skip_triggers(cursor)  # the test database's owner is a superuser
+        assert may_skip_triggers(cursor)  # the test database's owner is a superuser
         cursor.execute("CREATE ROLE microcurate_plain NOSUPERUSER")
         cursor.execute("GRANT ALL ON ALL TABLES IN SCHEMA public TO microcurate_plain")
         cursor.execute("GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO microcurate_plain")
@@ -86,7 +87,7 @@ def test_the_foreign_key_triggers_are_skipped_only_by_a_role_that_may(dataset, w
             + " TO microcurate_plain"
         )
         cursor.execute("SET LOCAL ROLE microcurate_plain")  # rolled back with the test
-        assert not _may_skip_triggers(cursor)
+        assert not may_skip_triggers(cursor)
 
     summary = video_ingest(dataset=dataset, path=write_manifest(url_rows(50)), pipeline="none")
 
@@ -108,3 +109,18 @@ def test_a_topic_deleted_while_its_batch_is_written_fails_the_batch_not_the_data
     with pytest.raises(ManifestError, match="a topic of this batch was deleted during the ingest"):
         video_ingest(dataset=dataset, path=write_manifest(url_rows(10)), pipeline="none")
     assert not Video.objects.filter(dataset=dataset).exists()
+
+
+@pytest.mark.django_db
+def test_rows_stored_by_another_ingest_after_the_lookup_fall_back_to_the_staging_path(
+    dataset, write_manifest, monkeypatch
+):
+    manifest = write_manifest(url_rows(20))
+    video_ingest(dataset=dataset, path=write_manifest(url_rows(5, start=15), "first.jsonl"), pipeline="none")
+    # As if another ingest stored v15..v19 between this batch's look-up and its COPY.
+    monkeypatch.setattr(DirectStore, "_known", lambda self, cursor, drafts: {})
+
+    summary = video_ingest(dataset=dataset, path=manifest, pipeline="none")
+
+    assert (summary.created, summary.unchanged, summary.rejected) == (15, 5, 0)
+    assert Video.objects.filter(dataset=dataset).count() == 20
