@@ -22,7 +22,7 @@ from curation.models import (
     Dataset,
     IngestRun,
 )
-from curation.services.ingest_direct import DirectStore, direct_store_available
+from curation.services.ingest_direct import DirectStore, copy_line, direct_store_available
 from curation.services.ingest_rows import Draft, RowReader, RowRejected
 from curation.services.ingest_staging import Staging
 from curation.services.manifests import RowError, manifest_rows
@@ -149,6 +149,12 @@ class _BatchWriter:
                 self.reject(RowError(row, "id", "conflicts with a video stored at the same time", item))
 
 
+class _Batch(list):
+    """Drafts, with their COPY lines when the parsing thread made them (see _Flusher)."""
+
+    lines: dict[int, str] | None = None
+
+
 class _Flusher:
     """Hands full batches to the writer. On PostgreSQL, outside a caller's transaction, the
     writer runs on a second thread with its own connection, so the database stores one batch
@@ -169,6 +175,10 @@ class _Flusher:
         if self.pool is None:
             self._stored(self.writer.write(batch))
             return
+        # Formatting COPY lines here keeps the writer thread's Python short: it would otherwise
+        # contend for the GIL with this thread while the server works.
+        batch = _Batch(batch)
+        batch.lines = {d.row: copy_line(d) for d in batch}
         self.wait()
         self.pending = self.pool.submit(self.writer.write, batch)
 

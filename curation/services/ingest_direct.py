@@ -9,6 +9,8 @@ stores one of the same ids meanwhile, the COPY fails on the unique index; the ba
 rolls back to a savepoint and the caller stores it through the staging path instead.
 """
 
+from datetime import datetime
+
 import orjson
 import psycopg
 from django.db import IntegrityError, connection, transaction
@@ -40,9 +42,12 @@ class DirectStore:
         self.columns = [*_FROM_DRAFT, "weak_topic_id", "publisher_id", "dataset_id", "ingest_run_id",
                         "created_at", "updated_at", *(f.column for f in self.rest)]  # fmt: skip
 
-    def write(self, cursor, drafts: list[Draft], *, want_ids: bool) -> tuple[list[int], list[tuple]] | None:
+    def write(
+        self, cursor, drafts: list[Draft], *, want_ids: bool, lines: dict[int, str] | None = None
+    ) -> tuple[list[int], list[tuple]] | None:
         """(new video ids — only when `want_ids` —, rows not stored as (row, id, twin's id,
-        twin's run, "id" | "sha256")), or None when a concurrent ingest got in the way."""
+        twin's run, "id" | "sha256")), or None when a concurrent ingest got in the way.
+        `lines`: row → copy_line(draft), made on the parsing thread so this one mostly waits."""
         known = self._known(cursor, drafts)
         fresh = [d for d in drafts if d.row not in known]
         if not fresh:
@@ -56,12 +61,21 @@ class DirectStore:
                 cursor.execute("SET LOCAL session_replication_role = replica")
                 sql = f"COPY {Video._meta.db_table} ({', '.join(self.columns)}) FROM STDIN"
                 with cursor.cursor.copy(sql) as copy:
-                    for d in fresh:
-                        copy.write_row(
-                            (d.external_id, d.source, d.source_kind, d.local_path, d.sha256, d.title,
-                             d.clicks, d.thumbnail, d.metadata, d.topic_id,
-                             publishers.get(d.publisher) if d.publisher else None, *fixed)
-                        )  # fmt: skip
+                    if lines is not None:
+                        suffix = "\t" + "\t".join(map(_copy_text, fixed)) + "\n"
+                        copy.write(
+                            "".join(
+                                f"{lines[d.row]}{_copy_text(publishers.get(d.publisher))}{suffix}"
+                                for d in fresh
+                            )
+                        )
+                    else:
+                        for d in fresh:
+                            copy.write_row(
+                                (d.external_id, d.source, d.source_kind, d.local_path, d.sha256, d.title,
+                                 d.clicks, d.thumbnail, d.metadata, d.topic_id,
+                                 publishers.get(d.publisher) if d.publisher else None, *fixed)
+                            )  # fmt: skip
                 cursor.execute("SET LOCAL session_replication_role = origin")
         except (IntegrityError, psycopg.IntegrityError):  # COPY bypasses Django's error wrapping
             return None
@@ -140,6 +154,29 @@ class DirectStore:
                 raise ManifestError(
                     f"{what} of this batch was deleted during the ingest; run the ingest again"
                 )
+
+
+# COPY's text format: backslash escapes for the characters that separate fields and rows.
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(value) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, str):
+        return value.translate(_ESCAPES)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def copy_line(d: Draft) -> str:
+    """A draft's leading COPY columns (up to its publisher id, which the writer knows)."""
+    values = (d.external_id, d.source, d.source_kind, d.local_path, d.sha256, d.title, d.clicks,
+              d.thumbnail, d.metadata, d.topic_id)  # fmt: skip
+    return "\t".join(map(_copy_text, values)) + "\t"
 
 
 def _copy_value(field):

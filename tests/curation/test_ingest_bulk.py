@@ -32,21 +32,31 @@ def url_rows(count: int, *, start: int = 0) -> list[dict]:
 @pytest.mark.django_db(transaction=True)
 def test_a_large_manifest_is_written_on_a_second_thread_and_stored_whole(write_manifest):
     dataset = dataset_create(slug="bulk", name="Bulk", taxonomy="usv")
-    manifest = write_manifest([*url_rows(12_000), {"id": "v5", "video": "https://cdn.example.com/again.mp4"}])
+    tricky = {
+        "id": "t\\1",
+        "video": "https://cdn.example.com/t.mp4",
+        "title": "tab\there\nnew \\N \\. é",
+        "x": "a\\b",
+    }
+    manifest = write_manifest(
+        [*url_rows(12_000), {"id": "v5", "video": "https://cdn.example.com/again.mp4"}, tricky]
+    )
 
     summary = video_ingest(dataset=dataset, path=manifest, pipeline="none")
 
-    assert (summary.created, summary.unchanged, summary.rejected) == (12_000, 0, 1)
+    assert (summary.created, summary.unchanged, summary.rejected) == (12_001, 0, 1)
     assert str(summary.errors[0]) == "row 12001 (v5), field id: duplicate id 'v5' in this manifest"
     video = Video.objects.select_related("weak_topic", "publisher").get(external_id="v11999")
     assert (video.weak_topic.name, video.publisher.external_id, video.clicks) == ("pet dog", "user1", 119_990)
     assert video.metadata == {"lang": "en"}
+    odd = Video.objects.get(external_id="t\\1")  # COPY's escapes round-trip
+    assert (odd.title, odd.metadata) == ("tab\there\nnew \\N \\. é", {"x": "a\\b"})
     assert Publisher.objects.filter(dataset=dataset).count() == 7
     assert Publisher.objects.get(dataset=dataset, external_id="user0").followers == 4998  # largest of batch 1
     assert IngestRun.objects.get(id=summary.run_id).status == IngestRun.Status.DONE
     again = video_ingest(dataset=dataset, path=manifest, pipeline="none")
     # On a re-run the repeated id is simply present already: stored by the first run.
-    assert (again.created, again.unchanged, again.rejected) == (0, 12_001, 0)
+    assert (again.created, again.unchanged, again.rejected) == (0, 12_002, 0)
 
 
 @pytest.mark.django_db(transaction=True)
