@@ -1,18 +1,13 @@
-"""The ingest's set-based half: a batch of drafts goes into a temporary staging table in one
-COPY (executemany on SQLite), and a few statements over it store publishers and videos.
-
-On PostgreSQL, when the role may, the video INSERT runs with session_replication_role =
-replica: the four foreign-key triggers per row cost more than the insert itself (≈50 µs of
-≈80 µs per row, measured), and every reference is checked here set-based instead: the
-rows referenced are locked FOR KEY SHARE, as the triggers would lock them, and a missing
-one fails the batch.
+"""The ingest's general path: a batch of drafts goes into a temporary staging table in one
+COPY (executemany on SQLite), and a few statements over it store publishers and videos, the
+foreign-key triggers checking every row. Used on SQLite, by roles that may not skip those
+triggers, and for a batch whose fast path (ingest_direct) lost a race with another ingest.
 """
 
 from django.db import connection
 from django.utils import timezone
 
-from curation.errors import ManifestError
-from curation.models import Dataset, IngestRun, Publisher, Topic, Video
+from curation.models import Publisher, Video
 from curation.services.ingest_rows import Draft
 
 
@@ -63,15 +58,8 @@ class Staging:
 
     def store(self, run_id: int) -> dict[str, int]:
         """Publishers, then videos; returns external id → new video id."""
-        unchecked = self.postgres and may_skip_triggers(self.cursor)
-        if unchecked:
-            self._lock_references(run_id)
-            self.cursor.execute("SET LOCAL session_replication_role = replica")
         self._store_publishers()
-        created = self._insert_videos(run_id)
-        if unchecked:
-            self.cursor.execute("SET LOCAL session_replication_role = origin")
-        return created
+        return self._insert_videos(run_id)
 
     def _store_publishers(self) -> None:
         """New publishers only: one stored earlier keeps its follower count."""
@@ -111,27 +99,6 @@ class Staging:
         )
         return dict(self.cursor.fetchall())
 
-    def _lock_references(self, run_id: int) -> None:
-        """What the foreign-key triggers would do, once per batch instead of once per row.
-        Publishers this batch creates are new rows of this transaction: no one else sees them."""
-        for model, ids in ((Dataset, [self.dataset_id]), (IngestRun, [run_id])):
-            self.cursor.execute(f"SELECT id FROM {model._meta.db_table} WHERE id = %s FOR KEY SHARE", ids)
-            if self.cursor.fetchone() is None:
-                raise ManifestError(f"{model._meta.verbose_name} {ids[0]} was deleted during the ingest")
-        self.cursor.execute(f"SELECT count(DISTINCT topic_id) FROM {self.TABLE}")
-        wanted = self.cursor.fetchone()[0]
-        self.cursor.execute(
-            f"SELECT id FROM {Topic._meta.db_table} WHERE id IN (SELECT topic_id FROM {self.TABLE}) "
-            "FOR KEY SHARE"
-        )
-        if len(self.cursor.fetchall()) < wanted:
-            raise ManifestError("a topic of this batch was deleted during the ingest; run the ingest again")
-        self.cursor.execute(
-            f"SELECT id FROM {Publisher._meta.db_table} WHERE dataset_id = %s AND external_id IN "
-            f"(SELECT publisher FROM {self.TABLE}) FOR KEY SHARE",
-            [self.dataset_id],
-        )
-
     def not_inserted(self, loaded: int, created: dict[str, int]) -> list[tuple]:
         """(row, id, twin's id, twin's ingest run, "id" | "sha256" | "") for each staged row
         that was not inserted, in row order: its id or contents were already in the dataset
@@ -155,14 +122,3 @@ class Staging:
                 if item not in created and row not in found:
                     found[row] = (row, item, None, None, "")
         return [found[row] for row in sorted(found)]
-
-
-def may_skip_triggers(cursor) -> bool:
-    """Whether this role may set session_replication_role (superusers, or a PostgreSQL 15+
-    GRANT SET ON PARAMETER); otherwise the triggers check every row, which is only slower."""
-    granted = "has_parameter_privilege('session_replication_role', 'SET')"
-    if connection.pg_version < 150000:
-        granted = "false"
-    cursor.execute(f"SELECT rolsuper OR {granted} FROM pg_roles WHERE rolname = current_user")
-    row = cursor.fetchone()
-    return bool(row and row[0])

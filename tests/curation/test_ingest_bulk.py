@@ -8,8 +8,7 @@ from curation.models import IngestRun, Publisher, Topic, Video
 from curation.services import ingest
 from curation.services.datasets import dataset_create
 from curation.services.ingest import video_ingest
-from curation.services.ingest_direct import DirectStore
-from curation.services.ingest_staging import may_skip_triggers
+from curation.services.ingest_direct import DirectStore, may_skip_triggers
 
 
 def url_rows(count: int, *, start: int = 0) -> list[dict]:
