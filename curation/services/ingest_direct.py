@@ -4,8 +4,9 @@ Used when the role may set session_replication_role: the four foreign-key trigge
 more than the insert itself (≈50 µs of ≈80 µs per row, measured). The rows the dataset already
 holds are found first with one indexed look-up, publisher ids come from a per-run cache, the
 referenced rows are locked FOR KEY SHARE once per batch (as the triggers would), a missing one
-fails the batch, and the new rows go in with one COPY and no per-row trigger. Measured against the staging path (COPY into a temporary table, then
-INSERT … SELECT … ON CONFLICT), it halves the database's work per row. If another ingest
+fails the batch, and the new rows go in with one COPY and no per-row trigger. Measured against
+the staging path (COPY into a temporary table, then INSERT … SELECT … ON CONFLICT), it halves
+the database's work per row. If another ingest
 stores one of the same ids meanwhile, the COPY fails on the unique index; the batch then
 rolls back to a savepoint and the caller stores it through the staging path instead.
 """
