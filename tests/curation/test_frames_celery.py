@@ -7,17 +7,9 @@ import pytest
 from curation.models import Frame, StageStatus, ThumbnailTruth, Video
 from curation.services.ingest import video_ingest
 from curation.services.pipeline import pipeline_enqueue
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.celery_worker]
-
-
-def wait_for(predicate, seconds: float = 90.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError("timed out waiting for the worker")
 
 
 def test_a_worker_samples_frames_after_probing(celery_worker_process, dataset, shared_videos, write_manifest):
@@ -31,7 +23,7 @@ def test_a_worker_samples_frames_after_probing(celery_worker_process, dataset, s
     ]
     video_ingest(dataset=dataset, path=write_manifest(rows), pipeline="queue")
 
-    wait_for(lambda: not Video.objects.exclude(frames_status__in=["done", "failed"]).exists())
+    wait_for(lambda: not Video.objects.exclude(frames_status__in=["done", "failed"]).exists(), seconds=90)
 
     iphone, tiny = Video.objects.get(external_id="iphone"), Video.objects.get(external_id="tiny")
     assert (iphone.frames_status, tiny.frames_status) == ("done", "done")
@@ -46,7 +38,7 @@ def test_a_repeated_frames_message_does_the_work_once(
     rows = [{"video": str(shared_videos / "imageio_realshort.mp4"), "id": "short"}]
     video_ingest(dataset=dataset, path=write_manifest(rows), pipeline="queue")
     video = Video.objects.get()
-    wait_for(lambda: Video.objects.get(id=video.id).frames_status == StageStatus.DONE)
+    wait_for(lambda: Video.objects.get(id=video.id).frames_status == StageStatus.DONE, seconds=90)
     ids = set(Frame.objects.filter(video=video).values_list("id", flat=True))
 
     for _ in range(3):

@@ -7,17 +7,9 @@ import pytest
 from curation.models import StageStatus, Video
 from curation.services.ingest import video_ingest
 from curation.services.pipeline import pipeline_enqueue
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.celery_worker]
-
-
-def wait_for(predicate, seconds: float = 60.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError("timed out waiting for the worker")
 
 
 def test_ingest_queues_each_new_video_and_a_worker_probes_it(

