@@ -178,7 +178,8 @@ class _Flusher:
         # Formatting COPY lines here keeps the writer thread's Python short: it would otherwise
         # contend for the GIL with this thread while the server works.
         batch = _Batch(batch)
-        batch.lines = {d.row: copy_line(d) for d in batch}
+        if self.writer.direct is not False:  # only the direct path copies these lines
+            batch.lines = {d.row: copy_line(d) for d in batch}
         self.wait()
         self.pending = self.pool.submit(self.writer.write, batch)
 
