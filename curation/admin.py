@@ -161,3 +161,7 @@ class VideoAdmin(admin.ModelAdmin):
     @admin.display(description="display size")
     def display_size(self, obj: Video) -> str:
         return f"{obj.display_width}x{obj.display_height}" if obj.display_width else "-"
+
+
+# Each sub-domain registers its own models.
+from curation import admin_exports, admin_labels, admin_splits  # noqa: E402, F401

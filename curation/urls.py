@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from curation import api
+from curation import api, api_exports, api_labels, api_splits
 
 app_name = "curation"
 urlpatterns = [
@@ -15,3 +15,4 @@ urlpatterns = [
         name="video-subtitles",
     ),
 ]
+urlpatterns += api_labels.urlpatterns + api_splits.urlpatterns + api_exports.urlpatterns

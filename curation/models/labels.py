@@ -71,6 +71,9 @@ class AggregationRun(models.Model):
         help_text="Per worker: answers, confusion matrix [truth][answer] over classes, gold accuracy.",
     )
     classes = models.JSONField(default=list)
+    agreement = models.JSONField(
+        default=dict, blank=True, help_text="Cohen's kappa and Krippendorff's alpha, overall and per topic."
+    )
     iterations = models.PositiveIntegerField(default=0)
     converged = models.BooleanField(default=True)
     seconds = models.FloatField(default=0)

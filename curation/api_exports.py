@@ -1,0 +1,3 @@
+"""REST endpoints for exports (filled in by the exports work)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""REST endpoints for splits (filled in by the splits work)."""
+
+urlpatterns: list = []
