@@ -1,0 +1,57 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from curation.errors import CurationError
+from curation.services.datasets import dataset_get
+from curation.services.splits import split_make
+
+
+class Command(BaseCommand):
+    help = (
+        "Make a named split version: stratified by topic, grouped by publisher and near-duplicate group, "
+        "verified noise kept out of val/test (flagged in train), deterministic for a seed."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--dataset", required=True, help="dataset slug")
+        parser.add_argument("--name", required=True, help="version name, e.g. v1")
+        parser.add_argument(
+            "--ratios", default="0.8,0.1,0.1", help="0.8,0.1,0.1 (train,val,test) or train=0.7,val=0.15,..."
+        )
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--method", choices=["usv", "mv", "ds"], help="whose verdicts decide noise")
+        parser.add_argument("--freeze", action="store_true", help="freeze the version (immutable)")
+        parser.add_argument("--replace", action="store_true", help="remake an unfrozen version of this name")
+
+    def handle(self, *args, **options):
+        try:
+            dataset = dataset_get(slug=options["dataset"])
+            split = split_make(
+                dataset=dataset,
+                name=options["name"],
+                ratios=options["ratios"],
+                seed=options["seed"],
+                freeze=options["freeze"],
+                replace=options["replace"],
+                verdict_method=options["method"],
+            )
+        except CurationError as exc:
+            raise CommandError(str(exc)) from None
+        stats = split.stats
+        sizes = ", ".join(f"{name} {size}" for name, size in split.sizes.items())
+        self.stdout.write(f"split {split.name} of {dataset.slug}: {sizes}")
+        noise = (
+            f"verified noise ({split.verdict_method}): {stats['excluded_noise']} kept out of val/test, "
+            f"{stats['noise_kept_in_train']} kept (flagged) in train"
+            if split.verdict_method
+            else "no verdicts yet: nothing removed as noise"
+        )
+        self.stdout.write(noise)
+        if stats["unreadable_left_out"]:
+            self.stdout.write(f"{stats['unreadable_left_out']} unreadable video(s) (probe failed) left out")
+        for small in stats["small_topics"]:
+            placed = ", ".join(f"{name} {count}" for name, count in small["placed"].items())
+            self.stderr.write(
+                f"topic {small['topic']!r} has {small['items']} video(s), fewer than the {small['needed']} "
+                f"needed for one in every subset: not stratified ({placed})"
+            )
+        self.stdout.write("frozen: it never changes now" if split.is_frozen else "not frozen (freeze_split)")
