@@ -1,0 +1,58 @@
+"""POST datasets/<slug>/aggregate/ (staff): aggregate the dataset's answers into verdicts.
+
+It lives in the annotator app because it gathers the annotator's answers (curation may not
+import this app); its `urlpatterns` are meant to be included under /api/v1/ beside curation's
+label endpoints (GET noise/, agreement/, verdicts/).
+"""
+
+from django.shortcuts import get_object_or_404
+from django.urls import path
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import IsAdminUser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotator.services.aggregation import dataset_aggregate
+from curation.errors import CurationError
+from curation.models import Dataset
+
+
+class AggregateInput(serializers.Serializer):
+    method = serializers.ChoiceField(choices=["auto", "usv", "mv", "ds"], default="auto")
+
+
+class AggregateOutput(serializers.Serializer):
+    run_id = serializers.IntegerField()
+    method = serializers.CharField()
+    requested = serializers.CharField()
+    reason = serializers.CharField()
+    items = serializers.IntegerField()
+    answers = serializers.IntegerField()
+    workers = serializers.IntegerField()
+    excluded_workers = serializers.IntegerField()
+    gold_items = serializers.IntegerField()
+    external_answers = serializers.IntegerField()
+    verdicts = serializers.DictField(child=serializers.IntegerField())
+    estimates = serializers.IntegerField(help_text="Noise estimates recorded.")
+    seconds = serializers.FloatField()
+    message = serializers.CharField()
+
+
+class DatasetAggregate(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(request=AggregateInput, responses={201: AggregateOutput})
+    def post(self, request, slug: str):
+        dataset = get_object_or_404(Dataset, slug=slug)
+        data = AggregateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            summary = dataset_aggregate(dataset=dataset, method=data.validated_data["method"])
+        except CurationError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        data = {**summary.__dict__, "estimates": len(summary.estimates), "message": str(summary)}
+        return Response(AggregateOutput(data).data, status=status.HTTP_201_CREATED)
+
+
+urlpatterns = [path("datasets/<slug:slug>/aggregate/", DatasetAggregate.as_view(), name="dataset-aggregate")]

@@ -1,0 +1,38 @@
+"""A dataset's topic-verification answers → verdicts: collect them here, aggregate in curation.
+
+Curation cannot import this app, so the answers go over as plain rows. Answers of workers whose
+answers staff excluded are left out (and counted); a gold task's video carries its known answer,
+while the workers' answers on it still count, so Dawid–Skene learns who is reliable from them.
+"""
+
+from collections.abc import Iterator
+
+from annotator.models import AnnotatorProfile, Answer, TaskKind
+from curation.models import Dataset
+from curation.services.verdicts import VerdictsSummary, verdicts_aggregate
+
+WORKER_PREFIX = "user:"
+
+
+def _rows(dataset: Dataset, excluded: set[int]) -> Iterator[tuple[int, str, str, str]]:
+    answers = Answer.objects.filter(task__dataset=dataset, task__kind=TaskKind.TOPIC).exclude(choice="")
+    fields = ("task__video_id", "worker_id", "choice", "task__is_gold", "task__gold_answer")
+    for video_id, worker_id, choice, is_gold, gold in answers.values_list(*fields).iterator(
+        chunk_size=10_000
+    ):
+        if worker_id not in excluded:
+            yield video_id, f"{WORKER_PREFIX}{worker_id}", choice, gold if is_gold else ""
+
+
+def dataset_aggregate(*, dataset: Dataset, method: str = "auto") -> VerdictsSummary:
+    """Aggregate the dataset's topic answers (and its imported ones) into verdicts."""
+    excluded_all = set(
+        AnnotatorProfile.objects.filter(answers_excluded=True).values_list("user_id", flat=True)
+    )
+    answered = Answer.objects.filter(
+        task__dataset=dataset, task__kind=TaskKind.TOPIC, worker_id__in=excluded_all
+    )
+    excluded = set(answered.values_list("worker_id", flat=True).distinct())
+    return verdicts_aggregate(
+        dataset=dataset, rows=_rows(dataset, excluded), method=method, excluded_workers=len(excluded)
+    )

@@ -1,0 +1,34 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from curation.errors import CurationError
+from curation.models import Dataset
+from curation.services.answers_import import answers_import
+
+LISTED = 20
+
+
+class Command(BaseCommand):
+    help = (
+        "Import topic-verification answers from elsewhere: CSV/TSV with columns video (or video_id, "
+        "item), worker (worker_id), answer (label) and optionally gold. Idempotent."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--dataset", required=True, help="dataset slug")
+        parser.add_argument("file", type=Path)
+
+    def handle(self, *args, **options):
+        dataset = Dataset.objects.filter(slug=options["dataset"]).first()
+        if dataset is None:
+            raise CommandError(f"no dataset {options['dataset']!r}")
+        try:
+            summary = answers_import(dataset=dataset, path=options["file"])
+        except CurationError as exc:
+            raise CommandError(str(exc)) from None
+        for error in summary.errors[:LISTED]:
+            self.stderr.write(f"rejected {error}")
+        if summary.rejected > LISTED:
+            self.stderr.write(f"… and {summary.rejected - LISTED} more rejected rows")
+        self.stdout.write(f"{dataset.slug}: {summary}")

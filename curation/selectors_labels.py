@@ -1,0 +1,71 @@
+"""Reads of aggregation runs and verdicts, with their joins inside (noise estimates: noise.py)."""
+
+from django.db.models import QuerySet
+
+from curation.models import AggregationRun, Dataset, Video, VideoVerdict
+
+
+def aggregation_run_latest(*, dataset: Dataset) -> AggregationRun | None:
+    return AggregationRun.objects.filter(dataset=dataset).order_by("-created_at", "-id").first()
+
+
+def verdict_list(*, dataset: Dataset, method: str | None = None) -> QuerySet[VideoVerdict]:
+    """The dataset's verdicts (of one method, else all), with their videos, in video order."""
+    verdicts = (
+        VideoVerdict.objects.filter(dataset=dataset).select_related("video").order_by("video_id", "method")
+    )
+    return verdicts.filter(method=method) if method else verdicts
+
+
+def disputed_list(*, run: AggregationRun) -> list[dict]:
+    """The run's most disputed videos, most disputed first, with title, weak topic, answer counts
+    and the video's current verdict under the run's method (None when it has gone since)."""
+    disputed = (run.agreement or {}).get("disputed", [])
+    ids = [d["video"] for d in disputed]
+    videos = Video.objects.filter(id__in=ids).select_related("weak_topic").in_bulk()
+    verdicts = VideoVerdict.objects.filter(dataset_id=run.dataset_id, method=run.method, video_id__in=ids)
+    labels = dict(verdicts.values_list("video_id", "label"))
+    rows = []
+    for d in disputed:
+        video = videos.get(d["video"])
+        if video is None:
+            continue
+        rows.append(
+            {
+                **d,
+                "external_id": video.external_id,
+                "title": video.title,
+                "topic": video.weak_topic.name if video.weak_topic else None,
+                "verdict": labels.get(d["video"]),
+            }
+        )
+    return rows
+
+
+def quality_overview(*, dataset: Dataset) -> dict | None:
+    """What the staff quality page shows for one dataset, None when it was never aggregated."""
+    from curation.services.noise import noise_estimate_history, noise_estimate_latest
+
+    run = aggregation_run_latest(dataset=dataset)
+    latest = noise_estimate_latest(dataset)
+    if run is None and not latest:
+        return None
+    by_scope: dict[str, list] = {}
+    for estimate in latest:
+        by_scope.setdefault(estimate.scope, []).append(estimate)
+    extrapolation = (by_scope.get("extrapolation") or [None])[0]
+    agreement = (run.agreement if run else None) or {}
+    return {
+        "dataset": dataset,
+        "run": run,
+        "overall": (by_scope.get("dataset") or [None])[0],
+        "macro_topics": by_scope.get("macro_topic", []),
+        "topics": by_scope.get("topic", []),
+        "splits": by_scope.get("split", []),
+        "extrapolation": extrapolation,
+        "expected_noisy": round(extrapolation.rate * extrapolation.population) if extrapolation else None,
+        "kappa": agreement.get("kappa"),
+        "alpha": agreement.get("alpha"),
+        "disputed": disputed_list(run=run)[:20] if run else [],
+        "history": noise_estimate_history(dataset, limit=20),
+    }
