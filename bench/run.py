@@ -13,7 +13,14 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-BENCHMARKS = ["bench_ingest", "bench_aggregate", "bench_frames", "bench_annotation", "bench_ocr"]
+BENCHMARKS = [
+    "bench_ingest",
+    "bench_aggregate",
+    "bench_frames",
+    "bench_annotation",
+    "bench_ocr",
+    "bench_export",
+]
 
 
 def main(names: list[str]) -> None:

@@ -195,6 +195,7 @@ CELERY_TASK_ROUTES = {
     "curation.tasks.video_frames_task": {"queue": "media"},
     "curation.tasks.video_proxy_task": {"queue": "media"},
     "curation.tasks.video_ocr_task": {"queue": "ocr"},
+    "curation.tasks.export_run_task": {"queue": "ml"},
 }
 # One task at a time per process: media and OCR tasks are long and memory-heavy.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

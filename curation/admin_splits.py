@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.urls import path
 
+from curation.admin_exports import split_export_action
 from curation.errors import CurationError
 from curation.models import Dataset, Split, SplitMember
 from curation.services.splits import ratios_parse, split_compare, split_diff_text, split_freeze, split_make
@@ -32,7 +33,7 @@ class SplitAdmin(admin.ModelAdmin):
     list_display = ["name", "dataset", "subset_sizes", "verdict_method", "seed", "frozen_at", "created_at"]
     list_filter = ["dataset", ("frozen_at", admin.EmptyFieldListFilter)]
     readonly_fields = [f.name for f in Split._meta.fields]
-    actions = ["freeze", "compare"]
+    actions = ["freeze", "compare", split_export_action]
 
     @admin.display(description="sizes")
     def subset_sizes(self, obj: Split) -> str:

@@ -1,3 +1,89 @@
-"""REST endpoints for exports (filled in by the exports work)."""
+"""REST endpoints for exports (staff only): request one, follow it, download its files."""
 
-urlpatterns: list = []
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import IsAdminUser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from curation.errors import CurationError
+from curation.models import Dataset, ExportFormat, ExportJob
+from curation.services.exports import ExportFileNotFound, export_file_get, export_request
+
+
+class ExportRequestInput(serializers.Serializer):
+    format = serializers.ChoiceField(choices=ExportFormat.choices)
+    split = serializers.SlugField(required=False, allow_null=True, default=None, help_text="A frozen split.")
+
+
+class ExportJobOutput(serializers.ModelSerializer):
+    dataset = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    split = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    progress = serializers.FloatField(read_only=True)
+    files = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ExportJob
+        fields = [
+            "id", "dataset", "split", "format", "status", "progress", "rows_total", "rows_done", "error",
+            "manifest", "files", "created_at", "started_at", "finished_at",
+        ]  # fmt: skip
+
+    def get_files(self, job: ExportJob) -> list[str]:
+        if job.status != ExportJob.Status.DONE:
+            return []
+        request = self.context.get("request")
+        names = ["manifest.json", *job.manifest.get("files", {})]
+        urls = [reverse("curation:export-file", args=[job.id, name]) for name in names]
+        return [request.build_absolute_uri(url) for url in urls] if request else urls
+
+
+class ExportCreate(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(request=ExportRequestInput, responses={202: ExportJobOutput})
+    def post(self, request, slug: str):
+        dataset = get_object_or_404(Dataset, slug=slug)
+        data = ExportRequestInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            job = export_request(dataset=dataset, user=request.user, **data.validated_data)
+        except CurationError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(
+            ExportJobOutput(job, context={"request": request}).data, status=status.HTTP_202_ACCEPTED
+        )
+
+
+class ExportDetail(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(responses=ExportJobOutput)
+    def get(self, request, pk: int):
+        job = get_object_or_404(ExportJob.objects.select_related("dataset", "split"), id=pk)
+        return Response(ExportJobOutput(job, context={"request": request}).data)
+
+
+class ExportFile(APIView):
+    """One file of a finished export, by its name in the manifest (nothing else is served)."""
+
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    def get(self, request, pk: int, name: str):
+        job = get_object_or_404(ExportJob, id=pk)
+        try:
+            path = export_file_get(job=job, name=name)
+        except ExportFileNotFound as exc:
+            raise Http404(str(exc)) from None
+        return FileResponse(open(path, "rb"), as_attachment=True, filename=path.name)  # noqa: SIM115
+
+
+urlpatterns = [
+    path("datasets/<slug:slug>/exports/", ExportCreate.as_view(), name="export-create"),
+    path("exports/<int:pk>/", ExportDetail.as_view(), name="export-detail"),
+    path("exports/<int:pk>/files/<path:name>", ExportFile.as_view(), name="export-file"),
+]

@@ -4,7 +4,7 @@ from celery import shared_task
 
 from curation.errors import TransientStageError
 from curation.models import StageStatus
-from curation.services import pipeline
+from curation.services import exports, pipeline
 
 MAX_RETRIES = 3
 
@@ -46,3 +46,10 @@ def video_proxy_task(self, video_id: int) -> str:
 @shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES)
 def video_ocr_task(self, video_id: int) -> str:
     return _run_stage(self, video_id, "ocr")
+
+
+# No acks_late: an export runs for minutes; a redelivery after a worker crash would find the job
+# RUNNING and leave it, and the next request for it takes over once its heartbeat is stale.
+@shared_task
+def export_run_task(job_id: int) -> str:
+    return exports.export_run(job_id=job_id).status

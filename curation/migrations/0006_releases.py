@@ -73,7 +73,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='exportjob',
-            constraint=models.UniqueConstraint(condition=models.Q(('status__in', ['queued', 'running'])), fields=('dataset', 'split', 'format'), name='export_one_active_per_version', nulls_distinct=False),
+            constraint=models.UniqueConstraint(condition=models.Q(('split__isnull', False), ('status__in', ['queued', 'running'])), fields=('split', 'format'), name='export_one_active_per_split'),
+        ),
+        migrations.AddConstraint(
+            model_name='exportjob',
+            constraint=models.UniqueConstraint(condition=models.Q(('split__isnull', True), ('status__in', ['queued', 'running'])), fields=('dataset', 'format'), name='export_one_active_per_dataset'),
         ),
         migrations.AddConstraint(
             model_name='exportjob',
@@ -88,6 +92,15 @@ class Migration(migrations.Migration):
             constraint=models.UniqueConstraint(fields=('split', 'video'), name='split_member_once_per_split'),
         ),
     ]
+
+# Exports (hand-written): a RUNNING job's heartbeat, so a job whose worker died can be taken over.
+Migration.operations.append(
+    migrations.AddField(
+        model_name="exportjob",
+        name="heartbeat_at",
+        field=models.DateTimeField(blank=True, null=True),
+    )
+)
 
 
 # A frozen split never changes: besides the services' checks, PostgreSQL refuses to insert or

@@ -92,16 +92,24 @@ class ExportJob(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Written with each chunk of progress: a RUNNING job whose heartbeat stopped (its worker died)
+    # may be taken over by the next run.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
             # A second request for the same version and format while one runs reuses it.
+            # Two partial indexes rather than one with NULLS NOT DISTINCT, which SQLite lacks.
             models.UniqueConstraint(
-                fields=["dataset", "split", "format"],
-                condition=Q(status__in=["queued", "running"]),
-                nulls_distinct=False,
-                name="export_one_active_per_version",
+                fields=["split", "format"],
+                condition=Q(status__in=["queued", "running"], split__isnull=False),
+                name="export_one_active_per_split",
+            ),
+            models.UniqueConstraint(
+                fields=["dataset", "format"],
+                condition=Q(status__in=["queued", "running"], split__isnull=True),
+                name="export_one_active_per_dataset",
             ),
             models.CheckConstraint(
                 condition=Q(rows_done__lte=models.F("rows_total")) | Q(rows_total=0),

@@ -1,4 +1,5 @@
-"""`export_dataset --format jsonl`: every video with its probe data, frames, candidates and ground truth."""
+"""`export_dataset --format jsonl` of a whole dataset: every video with its probe data, frames,
+candidates and ground truth (what the command did before splits; it must keep working)."""
 
 import hashlib
 import json
@@ -9,10 +10,15 @@ from django.core.management import CommandError, call_command
 
 from curation.lib.framesets import textured
 from curation.models import Frame, ThumbnailTruth, Video
-from curation.services.exports import dataset_export
+from curation.services.exports import export_request, export_run
 from curation.services.ingest import video_ingest
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _var_dir(settings, tmp_path):
+    settings.VAR_DIR = tmp_path / "var"
 
 
 def read_jsonl(path):
@@ -107,15 +113,13 @@ def test_a_folder_that_already_holds_an_export_is_refused_and_left_alone(process
 
 
 def test_an_unknown_format_is_refused(processed, tmp_path):
-    with pytest.raises(CommandError, match="invalid choice: 'parquet'"):
-        call_command(
-            "export_dataset", "--dataset", processed.slug, "--format", "parquet", "--out", str(tmp_path)
-        )
+    with pytest.raises(CommandError, match="invalid choice: 'xml'"):
+        call_command("export_dataset", "--dataset", processed.slug, "--format", "xml", "--out", str(tmp_path))
 
 
-def test_the_export_reads_two_streams_whatever_the_number_of_videos(
-    processed, tmp_path, django_assert_max_num_queries
-):
-    # Savepoints and the two cursors: no query per video (no N+1), rows are streamed.
-    with django_assert_max_num_queries(6):
-        dataset_export(dataset=processed, format="jsonl", out=tmp_path / "export")
+def test_the_export_reads_a_few_statements_per_chunk_not_per_video(processed, django_assert_max_num_queries):
+    # Claim, count, one row chunk (+ its frames), an empty chunk, progress, done: no query per video
+    # (PostgreSQL reads a chunk in one statement; the ORM path for SQLite in seven).
+    job = export_request(dataset=processed, format="jsonl", enqueue=False)
+    with django_assert_max_num_queries(20):
+        export_run(job_id=job.id)
