@@ -2,9 +2,11 @@
 tasks, watch progress and manage workers. HTTP only: every decision is in the services."""
 
 from django.contrib.auth import get_user_model
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -12,13 +14,17 @@ from rest_framework.views import APIView
 from annotator import selectors
 from annotator.errors import AnnotationError, NotYourAssignment
 from annotator.models import Assignment, Task, TaskKind
-from annotator.permissions import IsCrowdworker
+from annotator.permissions import CrowdworkerTokenAuthentication, IsCrowdworker
 from annotator.services.answers import answer_submit, answer_undo
 from annotator.services.assignment import assignment_next
 from annotator.services.creation import task_make_gold, tasks_create
 from annotator.services.quality import annotator_quality, annotator_set_excluded, annotator_set_paused
 from annotator.throttles import SubmitThrottle
 from curation.models import Dataset
+
+# The crowdworker check comes with the token look-up (one statement instead of two); browsers
+# sign in with their session, CSRF enforced.
+WORKER_AUTHENTICATION = [CrowdworkerTokenAuthentication, SessionAuthentication]
 
 
 def refuse(exc: AnnotationError) -> Response:
@@ -37,6 +43,7 @@ class NextTask(APIView):
     """Lease the next task (or return one already held that the client has not shown yet).
     204 when there is no work left."""
 
+    authentication_classes = WORKER_AUTHENTICATION
     permission_classes = [IsCrowdworker]
 
     @extend_schema(request=NextInput, responses={200: dict, 204: None})
@@ -44,7 +51,9 @@ class NextTask(APIView):
         data = NextInput(data=request.data)
         data.is_valid(raise_exception=True)
         slug = data.validated_data.get("dataset")
-        dataset = get_object_or_404(Dataset, slug=slug) if slug else None
+        dataset = selectors.dataset_for_work(slug=slug) if slug else None
+        if slug and dataset is None:
+            raise Http404(f"No dataset {slug!r}.")
         try:
             assignment = assignment_next(
                 worker=request.user,
@@ -60,6 +69,7 @@ class NextTask(APIView):
 
 
 class AssignmentDetail(APIView):
+    authentication_classes = WORKER_AUTHENTICATION
     permission_classes = [IsCrowdworker]
 
     def get(self, request, pk: int):
@@ -76,6 +86,7 @@ class AnswerInput(serializers.Serializer):
 
 
 class SubmitAnswer(APIView):
+    authentication_classes = WORKER_AUTHENTICATION
     permission_classes = [IsCrowdworker]
     throttle_classes = [SubmitThrottle]
 
@@ -97,6 +108,7 @@ class SubmitAnswer(APIView):
 
 
 class UndoAnswer(APIView):
+    authentication_classes = WORKER_AUTHENTICATION
     permission_classes = [IsCrowdworker]
 
     def post(self, request, pk: int):
@@ -108,6 +120,7 @@ class UndoAnswer(APIView):
 
 
 class MyStats(APIView):
+    authentication_classes = WORKER_AUTHENTICATION
     permission_classes = [IsCrowdworker]
 
     def get(self, request):

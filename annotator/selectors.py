@@ -1,13 +1,16 @@
 """Reads for the API and pages, with their joins inside."""
 
+import json
 from collections import defaultdict
 
 from django.db.models import Count, Q, Sum
+from django.urls import reverse
 from django.utils import timezone
 
 from annotator.models import Answer, Assignment, Task, TaskKind
+from annotator.services.assignment import aware, from_row, sql
 from annotator.services.media import media_token
-from curation.models import Dataset, Frame, VideoSubtitle
+from curation.models import Dataset, Frame
 
 QUESTIONS = {
     TaskKind.TOPIC: "By watching, listening and reading this video: is its main topic {topic}?",
@@ -15,68 +18,72 @@ QUESTIONS = {
 }
 
 
-def _subtitle(video) -> str:
-    """The video-level subtitle once the OCR stage has run ('' before, or when it found none)."""
-    return VideoSubtitle.objects.filter(video_id=video.id).values_list("text", flat=True).first() or ""
+# One statement for what a worker sees of a task (the API cycle's throughput is bound by the
+# server's CPU, and each ORM query costs ~1 ms of it to build; see services/assignment.py).
+_PAYLOAD = """
+    SELECT a.state, a.lease_expires_at, d.slug, t.kind, t.video_id, v.title, v.has_audio,
+           topic.name, topic.macro_topic,
+           (SELECT s.text FROM curation_videosubtitle s WHERE s.video_id = t.video_id ORDER BY s.id LIMIT 1)
+    FROM annotator_assignment a
+    JOIN annotator_task t ON t.id = a.task_id
+    JOIN curation_video v ON v.id = t.video_id
+    JOIN curation_dataset d ON d.id = a.dataset_id
+    LEFT JOIN curation_topic topic ON topic.id = t.topic_id
+    WHERE a.id = %s
+"""
 
 
 def assignment_payload(*, assignment: Assignment, user) -> dict:
     """What a worker sees of a task. Never the gold flag, the gold answer, the ground-truth
     frame or other workers' answers: a gold task looks like any other."""
-    if not _loaded(assignment, "task", "video") or not _loaded(assignment, "dataset"):
-        assignment = Assignment.objects.select_related("task__video", "task__topic", "dataset").get(
-            id=assignment.id
-        )
-    task, video = assignment.task, assignment.task.video
-    topic = task.topic.name if task.topic else ""
+    row = sql(_PAYLOAD, [assignment.id], fetch="one")
+    state, expires, slug, kind, video_id, title, has_audio, topic, macro, subtitle = row
     frames = []
-    if task.kind == TaskKind.THUMBNAIL:
-        candidates = Frame.objects.filter(video=video, is_candidate=True).order_by("index")
+    if kind == TaskKind.THUMBNAIL:
+        candidates = Frame.objects.filter(video_id=video_id, is_candidate=True).order_by("index")
         frames = [
             {
-                "id": frame.id,
+                "id": frame_id,
                 "number": number,
-                "timestamp": frame.timestamp,
-                "url": _media_url(user, assignment, frame_id=frame.id),
+                "timestamp": timestamp,
+                "url": _media_url(user, assignment.id, video_id, frame_id=frame_id),
             }
-            for number, frame in enumerate(candidates, start=1)
+            for number, (frame_id, timestamp) in enumerate(candidates.values_list("id", "timestamp"), start=1)
         ]
     answer = None
-    if assignment.state == Assignment.State.ANSWERED:
-        answer = Answer.objects.filter(assignment=assignment).values("choice", "frame_id").first()
+    if state == Assignment.State.ANSWERED:
+        answer = Answer.objects.filter(assignment_id=assignment.id).values("choice", "frame_id").first()
     return {
         "id": assignment.id,
-        "kind": task.kind,
-        "dataset": assignment.dataset.slug,
-        "question": QUESTIONS[task.kind].format(topic=topic),
-        "title": video.title,
-        "subtitle": _subtitle(video),
-        "topic": topic,
-        "macro_topic": task.topic.macro_topic if task.topic else "",
-        "video_url": _media_url(user, assignment),
-        "has_audio": bool(video.has_audio),
+        "kind": kind,
+        "dataset": slug,
+        "question": QUESTIONS[kind].format(topic=topic or ""),
+        "title": title,
+        "subtitle": subtitle or "",
+        "topic": topic or "",
+        "macro_topic": macro or "",
+        "video_url": _media_url(user, assignment.id, video_id),
+        "has_audio": bool(has_audio),
         "frames": frames,
-        "lease_expires_at": assignment.lease_expires_at,
+        "lease_expires_at": aware(expires),
         "answer": answer,
     }
 
 
-def _loaded(obj, *path: str) -> bool:
-    """Whether select_related already fetched obj.<path> (so reading it costs no query)."""
-    for name in path:
-        if not obj._meta.get_field(name).is_cached(obj):
-            return False
-        obj = getattr(obj, name)
-    return True
-
-
-def _media_url(user, assignment: Assignment, frame_id: int | None = None) -> str:
-    from django.urls import reverse
-
-    token = media_token(
-        user_id=user.pk, video_id=assignment.task.video_id, assignment_id=assignment.id, frame_id=frame_id
-    )
+def _media_url(user, assignment_id: int, video_id: int, frame_id: int | None = None) -> str:
+    token = media_token(user_id=user.pk, video_id=video_id, assignment_id=assignment_id, frame_id=frame_id)
     return reverse("annotator:media", args=[token])
+
+
+def dataset_for_work(*, slug: str) -> Dataset | None:
+    """The dataset a worker asks for work in, with the fields leasing reads (the rest load lazily)."""
+    statement = "SELECT id, slug, annotation_overlap, settings FROM curation_dataset WHERE slug = %s"
+    row = sql(statement, [slug], fetch="one")
+    if row is None:
+        return None
+    *row, settings = row
+    settings = json.loads(settings) if isinstance(settings, str) else settings
+    return from_row(Dataset, ["id", "slug", "annotation_overlap", "settings"], [*row, settings])
 
 
 def worker_stats(*, worker) -> dict:

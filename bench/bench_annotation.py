@@ -6,6 +6,10 @@ Each client is its own crowdworker with an API token and a keep-alive HTTP conne
 double assignment is an open slot handed to two workers, or a task with more answers than it
 needs; both are checked from what the clients saw and from the database afterwards.
 
+CPU per cycle at each level (the gunicorn processes, and this database's PostgreSQL backends,
+read from /proc) says what a cycle costs whatever else the shared machine runs; a warm-up round
+first takes every server process past its first requests.
+
 Baseline in the same run: the naive way (no row locks: pick the first task with fewer answers
 than needed that this worker has not answered, then insert the answer), as many annotation
 tools do, with 10 and 50 threads straight on the database. Reference from the issue: Label
@@ -45,6 +49,7 @@ def _django():
 def _setup(stamp: str) -> tuple[int, str, dict[str, str]]:
     """A dataset of VIDEOS pipeline-done videos with topic tasks, and 50 workers with tokens."""
     from django.contrib.auth.models import Group, User
+    from django.db import connection
     from rest_framework.authtoken.models import Token
 
     from annotator.services.creation import tasks_create
@@ -65,13 +70,18 @@ def _setup(stamp: str) -> tuple[int, str, dict[str, str]]:
         for i in range(VIDEOS)
     )  # fmt: skip
     tasks_create(dataset=dataset, kind="topic")
+    # Fresh planner statistics for the rows just loaded, as autovacuum would gather them (it is
+    # off on this machine's PostgreSQL): without them the lease query may be planned blind.
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE annotator_assignment, annotator_task, curation_video")
     group, _ = Group.objects.get_or_create(name="crowdworkers")
     tokens = {}
-    for level in LEVELS:
-        for n in range(level):
-            user = User.objects.create_user(f"bench-{stamp}-c{level}-{n}")
-            user.groups.add(group)
-            tokens[user.username] = Token.objects.create(user=user).key
+    names = [f"c{level}-{n}" for level in LEVELS for n in range(level)]
+    names += [f"warm-{n}" for n in range(max(LEVELS))]  # the warm-up round's own workers
+    for name in names:
+        user = User.objects.create_user(f"bench-{stamp}-{name}")
+        user.groups.add(group)
+        tokens[user.username] = Token.objects.create(user=user).key
     return dataset.id, dataset.slug, tokens
 
 
@@ -95,6 +105,47 @@ def _server(port: int) -> subprocess.Popen:
             time.sleep(0.2)
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu(server: subprocess.Popen) -> dict[str, dict[int, float]]:
+    """CPU seconds of the gunicorn processes and of this database's PostgreSQL backends: CPU
+    per cycle does not depend on what else the shared machine runs, unlike latency."""
+    from django.db import connection
+
+    children = [int(p) for p in os.listdir("/proc") if p.isdigit() and _parent(int(p)) == server.pid]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        backends = [pid for (pid,) in cursor.fetchall()]
+    return {
+        "server": {pid: _cpu_seconds(pid) for pid in [server.pid, *children]},
+        "postgres": {pid: _cpu_seconds(pid) for pid in backends},
+    }
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (FileNotFoundError, IndexError, ValueError):
+        return None
+
+
+def _cpu_ms_per_cycle(before: dict, after: dict, cycles: int) -> dict[str, float]:
+    used = {
+        side: sum(seconds - before[side].get(pid, 0.0) for pid, seconds in after[side].items())
+        for side in ("server", "postgres")
+    }
+    return {side: round(seconds / max(cycles, 1) * 1000, 1) for side, seconds in used.items()}
+
+
 class Client:
     def __init__(self, port: int, token: str):
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
@@ -112,7 +163,7 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
-def _level(port: int, slug: str, tokens: list[str]) -> dict:
+def _level(port: int, slug: str, tokens: list[str], seconds: float = SECONDS) -> dict:
     latencies: list[float] = []
     handed: dict[int, set[str]] = defaultdict(set)
     errors: list[str] = []
@@ -133,7 +184,7 @@ def _level(port: int, slug: str, tokens: list[str]) -> dict:
         api.post("/api/v1/annotation/next/", {"dataset": slug, "exclude": [0]})  # warm the connection
         barrier.wait(timeout=60)
         if not stop_at[0]:
-            stop_at[0] = time.monotonic() + SECONDS
+            stop_at[0] = time.monotonic() + seconds
         while time.monotonic() < stop_at[0]:
             started = time.perf_counter()
             status, task = api.post("/api/v1/annotation/next/", {"dataset": slug})
@@ -160,7 +211,7 @@ def _level(port: int, slug: str, tokens: list[str]) -> dict:
     return {
         "clients": len(tokens),
         "cycles": len(latencies),
-        "cycles_per_s": round(len(latencies) / SECONDS, 1),
+        "cycles_per_s": round(len(latencies) / seconds, 1),
         "p50_ms": round(_percentile(latencies, 50) * 1000, 1),
         "p95_ms": round(_percentile(latencies, 95) * 1000, 1),
         "p99_ms": round(_percentile(latencies, 99) * 1000, 1),
@@ -270,9 +321,17 @@ def run() -> dict:
     levels = {}
     load_before = os.getloadavg()
     try:
+        # Every gunicorn process past its first requests (URL modules import scipy: seconds of CPU),
+        # so the CPU measured below is the cycle's own.
+        warm = [key for name, key in tokens.items() if name.startswith(f"bench-{stamp}-warm-")]
+        _level(port, slug, warm, seconds=3)
         for level in LEVELS:
             mine = [key for name, key in tokens.items() if name.startswith(f"bench-{stamp}-c{level}-")]
+            before = _cpu(server)
             levels[str(level)] = _level(port, slug, mine)
+            levels[str(level)]["cpu_ms_per_cycle"] = _cpu_ms_per_cycle(
+                before, _cpu(server), levels[str(level)]["cycles"]
+            )
             if levels[str(level)]["error_count"]:
                 raise RuntimeError(f"{level} clients: {levels[str(level)]['errors']}")
             print(f"  {level} clients: {json.dumps(levels[str(level)])}", flush=True)
@@ -300,6 +359,7 @@ def run() -> dict:
             "p95_ms_at_10": ten["p95_ms"],
             "cycles_per_s_at_50": top["cycles_per_s"],
             "x_label_studio_at_50": round(top["cycles_per_s"] / LABEL_STUDIO["50"]["cycles_per_s"], 1),
+            "cpu_ms_per_cycle_at_50": top["cpu_ms_per_cycle"],
             "double_assignments": sum(v["double_assignments_seen"] for v in levels.values())
             + check["tasks_over_assigned"],
             "naive_tasks_over_assigned_at_50": naive[-1]["tasks_over_assigned"],

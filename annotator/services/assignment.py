@@ -6,14 +6,22 @@ slot row is held by one lease at a time. A lease expires after the dataset's lea
 slot returns to the pool (the next worker to lock it overwrites the holder). Every operation of
 one worker first locks that worker's profile row, so a worker's own concurrent requests
 (the task shown and the one prefetched) are serialised.
+
+The path every request takes (lock the worker and list their leases; pick a slot; lease it) is
+written in SQL: through the ORM each of those statements cost ~1 ms of server CPU to build, more
+than PostgreSQL spends running it, and the API cycle's throughput is bound by that CPU (issue 5's
+benchmark, bench/README.md). Rare paths (gold tasks, expired leases, a first profile) use the ORM.
 """
 
+import json
 import random
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
+import psycopg
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db import connection, transaction
+from django.db.models import Exists, Model, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from annotator.conf import annotation_config
@@ -24,6 +32,16 @@ from curation.services.pipeline import STAGES
 
 # The task on screen and the one prefetched behind it.
 MAX_HELD = 2
+_ASSIGNMENT_FIELDS = [
+    "id",
+    "task_id",
+    "dataset_id",
+    "kind",
+    "priority",
+    "is_gold",
+    "leased_at",
+    "lease_expires_at",
+]
 
 
 def servable_video_q(prefix: str = "video__") -> Q:
@@ -34,15 +52,120 @@ def servable_video_q(prefix: str = "video__") -> Q:
     return condition
 
 
-def profile_lock(*, worker: AbstractBaseUser) -> AnnotatorProfile:
-    """Lock (creating if needed) the worker's profile row; refuse paused workers."""
-    profile = AnnotatorProfile.objects.select_for_update().filter(user=worker).first()
-    if profile is None:
+def _servable_sql(video: str) -> str:
+    """servable_video_q over the video table aliased `video` (the values are code constants)."""
+    failed = [f"{video}.{stage.status_field} <> '{StageStatus.FAILED}'" for stage in STAGES]
+    return " AND ".join([f"{video}.proxy_status = '{StageStatus.DONE}'", *failed])
+
+
+# The profile row is locked; the worker's open slots come with it (a LEFT JOIN: none is fine).
+_LOCK_WORKER = f"""
+    SELECT p.is_paused, {", ".join(f"a.{name}" for name in _ASSIGNMENT_FIELDS)}
+    FROM annotator_annotatorprofile p
+    LEFT JOIN annotator_assignment a ON a.worker_id = p.user_id AND a.state = 'open'
+    WHERE p.user_id = %s
+    ORDER BY a.leased_at, a.id
+    {{lock}}
+"""
+
+# of a: lock only the slot row, never the joined task, video or dataset rows.
+_OPEN_SLOT = f"""
+    SELECT {", ".join(f"a.{name}" for name in _ASSIGNMENT_FIELDS)},
+           d.slug, d.annotation_overlap, d.settings
+    FROM annotator_assignment a
+    JOIN annotator_task t ON t.id = a.task_id
+    JOIN curation_video v ON v.id = t.video_id
+    JOIN curation_dataset d ON d.id = a.dataset_id
+    WHERE a.state = 'open' AND a.is_gold = false
+      AND (a.worker_id IS NULL OR a.lease_expires_at <= %(now)s)
+      AND NOT EXISTS (
+          SELECT 1 FROM annotator_assignment mine
+          WHERE mine.task_id = a.task_id AND mine.worker_id = %(worker)s
+      )
+      AND {_servable_sql("v")} {{filters}}
+    ORDER BY a.priority DESC, a.id
+    LIMIT 1
+    {{lock}}
+"""
+
+_LEASE = "UPDATE annotator_assignment SET worker_id = %s, leased_at = %s, lease_expires_at = %s WHERE id = %s"
+
+_GOLD_SEEN = """
+    SELECT count(*) FILTER (WHERE is_gold), count(*) FILTER (WHERE state = %s)
+    FROM annotator_assignment WHERE worker_id = %s AND dataset_id = %s AND kind = %s
+"""
+
+
+def sql(statement: str, params=(), *, fetch: str = "all"):
+    """Run one statement of the hot path; `fetch`: "all" rows, "one" row or None.
+
+    On PostgreSQL as a prepared statement of the connection (a server-side-binding psycopg cursor):
+    planning these statements anew cost PostgreSQL more CPU than running them (issue 5's benchmark:
+    9 → 5 ms of backend CPU per cycle), and persistent connections (DATABASE_CONN_MAX_AGE) keep the
+    plans. Django leaves psycopg's automatic preparing off (prepare_threshold None, for poolers in
+    transaction mode); the threshold set here stays out of reach, so only these statements, which
+    ask for it, are ever prepared. Behind such a pooler, it must allow prepared statements
+    (PgBouncer >= 1.21: max_prepared_statements)."""
+    if connection.vendor == "postgresql":
+        connection.ensure_connection()
+        raw = connection.connection
+        if raw.prepare_threshold is None:
+            raw.prepare_threshold = 2**31
+        with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
+            cursor.execute(statement, params, prepare=True)
+            return cursor.fetchall() if fetch == "all" else cursor.fetchone() if fetch == "one" else None
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        return cursor.fetchall() if fetch == "all" else cursor.fetchone() if fetch == "one" else None
+
+
+def for_update(clause: str) -> str:
+    """A locking clause where the database has row locks; SQLite (the zero-setup demo) locks the
+    whole file on write and has none."""
+    return clause if connection.features.has_select_for_update else ""
+
+
+def db_time(value: datetime) -> datetime | str:
+    """A datetime as a statement parameter (SQLite stores naive UTC text)."""
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """A datetime read back by a statement (SQLite gives it naive, in UTC)."""
+    return value if value is None or timezone.is_aware(value) else timezone.make_aware(value, UTC)
+
+
+def from_row(model, names: list[str], values) -> Model:
+    """A model instance from a row of raw SQL (named columns; fields not given load lazily).
+    Model.from_db wants the values in the model's field order, whatever order `names` has."""
+    given = dict(zip(names, values, strict=True))
+    ordered = [field.attname for field in model._meta.concrete_fields if field.attname in given]
+    return model.from_db(connection.alias, ordered, [given[name] for name in ordered])
+
+
+def _assignment(row, *, worker) -> Assignment:
+    """An open Assignment from a row of _ASSIGNMENT_FIELDS, leased to `worker`."""
+    *row, leased_at, expires = row
+    assignment = from_row(
+        Assignment,
+        [*_ASSIGNMENT_FIELDS, "state", "worker_id"],
+        [*row, aware(leased_at), aware(expires), Assignment.State.OPEN, worker.pk],
+    )
+    assignment.worker = worker
+    return assignment
+
+
+def profile_lock(*, worker: AbstractBaseUser) -> list[Assignment]:
+    """Lock (creating if needed) the worker's profile row; refuse paused workers. Returns the
+    worker's open slots (expired leases included), oldest lease first."""
+    for _ in range(2):
+        rows = sql(_LOCK_WORKER.format(lock=for_update("FOR UPDATE OF p")), [worker.pk])
+        if rows:
+            break
         AnnotatorProfile.objects.get_or_create(user=worker)
-        profile = AnnotatorProfile.objects.select_for_update().get(user=worker)
-    if profile.is_paused:
+    if rows[0][0]:
         raise WorkerPaused("Your account is paused by the project staff; no tasks can be taken or answered.")
-    return profile
+    return [_assignment(row[1:], worker=worker) for row in rows if row[1] is not None]
 
 
 def _release_expired(expired: list[Assignment]) -> None:
@@ -54,38 +177,41 @@ def _release_expired(expired: list[Assignment]) -> None:
     )
 
 
-def _open_slot(*, worker, dataset: Dataset | None, kind: str | None, now) -> Assignment | None:
-    mine = Assignment.objects.filter(task=OuterRef("task"), worker=worker)
-    slots = (
-        Assignment.objects.filter(state=Assignment.State.OPEN, is_gold=False)
-        .filter(Q(worker__isnull=True) | Q(lease_expires_at__lte=now))
-        .filter(~Exists(mine))
-        .filter(servable_video_q("task__video__"))
-    )
+def _open_slot(*, worker, dataset: Dataset | None, kind: str | None, now: datetime) -> Assignment | None:
+    """Lock the best open slot for the worker (skipping slots others hold locked), its dataset
+    loaded with it."""
+    filters, params = [], {"now": db_time(now), "worker": worker.pk}
     if dataset is not None:
-        slots = slots.filter(dataset=dataset)
+        filters.append("AND a.dataset_id = %(dataset)s")
+        params["dataset"] = dataset.id
     if kind is not None:
-        slots = slots.filter(kind=kind)
-    # of=("self",): lock only the slot row, never the joined task, video or dataset rows.
-    return (
-        slots.select_related("dataset", "task__video", "task__topic")
-        .order_by("-priority", "id")
-        .select_for_update(skip_locked=True, of=("self",))
-        .first()
-    )
+        filters.append("AND a.kind = %(kind)s")
+        params["kind"] = kind
+    lock = for_update("FOR UPDATE OF a SKIP LOCKED")
+    row = sql(_OPEN_SLOT.format(filters=" ".join(filters), lock=lock), params, fetch="one")
+    if row is None:
+        return None
+    fields = len(_ASSIGNMENT_FIELDS)
+    slot = from_row(Assignment, _ASSIGNMENT_FIELDS, row[:fields])
+    slug, overlap, settings = row[fields:]
+    settings = json.loads(settings) if isinstance(settings, str) else settings
+    if dataset is None:
+        dataset = from_row(
+            Dataset,
+            ["id", "slug", "annotation_overlap", "settings"],
+            [slot.dataset_id, slug, overlap, settings],
+        )
+    slot.dataset = dataset
+    return slot
 
 
 def _wants_gold(*, worker, dataset: Dataset, kind: str) -> bool:
     config = annotation_config(dataset)
     if not config.gold_first and not config.gold_rate:
         return False
-    seen = Assignment.objects.filter(worker=worker, dataset=dataset, kind=kind).aggregate(
-        gold=Count("id", filter=Q(is_gold=True)),
-        answered=Count("id", filter=Q(state=Assignment.State.ANSWERED)),
-    )
-    if seen["gold"] < config.gold_first:
+    gold, answered = sql(_GOLD_SEEN, [Assignment.State.ANSWERED, worker.pk, dataset.id, kind], fetch="one")
+    if gold < config.gold_first:
         return True
-    answered = seen["answered"]
     # Deterministic per worker and position: reproducible, yet unpredictable to the worker.
     return random.Random(f"{config.seed}:{worker.pk}:{answered}").random() < config.gold_rate
 
@@ -119,11 +245,8 @@ def assignment_next(
 
     Gold tasks are mixed in (the first `gold_first`, then a `gold_rate` share) and look the same.
     """
-    profile_lock(worker=worker)
+    open_mine = profile_lock(worker=worker)
     now = timezone.now()
-    open_mine = list(
-        Assignment.objects.filter(worker=worker, state=Assignment.State.OPEN).order_by("leased_at", "id")
-    )
     expired = [a for a in open_mine if a.lease_expires_at <= now]
     if expired:
         _release_expired(expired)
@@ -145,9 +268,10 @@ def assignment_next(
     slot = _open_slot(worker=worker, dataset=dataset, kind=kind, now=now)
     if slot is None:
         return None
-    config = annotation_config(slot.dataset)
-    if _wants_gold(worker=worker, dataset=slot.dataset, kind=slot.kind):
-        gold = _gold_task(worker=worker, dataset=slot.dataset, kind=slot.kind)
+    dataset = slot.dataset
+    config = annotation_config(dataset)
+    if _wants_gold(worker=worker, dataset=dataset, kind=slot.kind):
+        gold = _gold_task(worker=worker, dataset=dataset, kind=slot.kind)
         if gold is not None:
             return Assignment.objects.create(
                 task=gold,
@@ -159,8 +283,7 @@ def assignment_next(
                 leased_at=now,
                 lease_expires_at=now + config.lease,
             )
-    slot.worker = worker
-    slot.leased_at = now
-    slot.lease_expires_at = now + config.lease
-    slot.save(update_fields=["worker", "leased_at", "lease_expires_at"])
+    slot.worker, slot.leased_at, slot.lease_expires_at = worker, now, now + config.lease
+    sql(_LEASE, [worker.pk, db_time(now), db_time(slot.lease_expires_at), slot.id], fetch=None)
+    slot.state = Assignment.State.OPEN
     return slot
