@@ -11,7 +11,6 @@ annotators' accuracies are known, e.g. from gold answers or Dawid–Skene's conf
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import stats
 
 INTERVALS = ("wilson", "clopper-pearson")
 
@@ -39,6 +38,14 @@ class NoiseEstimate:
         return asdict(self)
 
 
+def _stats():
+    """scipy.stats, imported on first use: importing it costs about 0.7 s of CPU and 60 MB, and every
+    Django process loads this module (through its URLs) whether it estimates anything or not."""
+    from scipy import stats
+
+    return stats
+
+
 def _check(noisy: float, n: int, confidence: float) -> None:
     if n <= 0:
         raise IntervalError("an interval needs at least one verified item (n = 0)")
@@ -51,7 +58,7 @@ def _check(noisy: float, n: int, confidence: float) -> None:
 def wilson(noisy: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
     """Wilson score interval (1927): good coverage near 0 and 1, never outside [0, 1]."""
     _check(noisy, n, confidence)
-    z = stats.norm.ppf(0.5 + confidence / 2)
+    z = _stats().norm.ppf(0.5 + confidence / 2)
     p = noisy / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
@@ -63,8 +70,8 @@ def clopper_pearson(noisy: int, n: int, confidence: float = 0.95) -> tuple[float
     """Exact (Clopper–Pearson 1934) interval from beta quantiles: coverage at least `confidence`."""
     _check(noisy, n, confidence)
     alpha = 1 - confidence
-    low = 0.0 if noisy == 0 else float(stats.beta.ppf(alpha / 2, noisy, n - noisy + 1))
-    high = 1.0 if noisy == n else float(stats.beta.ppf(1 - alpha / 2, noisy + 1, n - noisy))
+    low = 0.0 if noisy == 0 else float(_stats().beta.ppf(alpha / 2, noisy, n - noisy + 1))
+    high = 1.0 if noisy == n else float(_stats().beta.ppf(1 - alpha / 2, noisy + 1, n - noisy))
     return low, high
 
 
@@ -190,7 +197,7 @@ def extrapolate(sample: NoiseEstimate, population: int) -> Extrapolation:
     if sample.interval.endswith("corrected"):
         # Undoing the rule's errors widens the rate's interval by 1/(sensitivity − fpr): use the
         # sample size that would give the corrected interval's width (an effective n).
-        z = stats.norm.ppf(1 - alpha / 2)
+        z = _stats().norm.ppf(1 - alpha / 2)
         spread = max((sample.high - sample.low) / (2 * z), 1e-12)
         n = max(1.0, min(sample.n, sample.rate * (1 - sample.rate) / spread**2))
     a, b = sample.rate * n + 0.5, (1 - sample.rate) * n + 0.5
@@ -207,7 +214,7 @@ def _betabinom_quantiles(n: int, a: float, b: float, quantiles: tuple[float, flo
     first = int(max(0, np.floor(mean - 12 * sd - 5)))
     last = int(min(n, np.ceil(mean + 12 * sd + 5)))
     support = np.arange(first, last + 1)
-    cdf = np.cumsum(stats.betabinom.pmf(support, n, a, b))
+    cdf = np.cumsum(_stats().betabinom.pmf(support, n, a, b))
     cdf /= cdf[-1]
     low, high = (int(support[min(np.searchsorted(cdf, q), support.size - 1)]) for q in quantiles)
     return low, high

@@ -14,8 +14,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 EXCLUDED = -1
 RATIO_TOLERANCE = 1e-6
@@ -66,6 +64,10 @@ def check_ratios(ratios: Mapping[str, float]) -> tuple[tuple[str, ...], np.ndarr
 
 def _blocks(publisher: Sequence, duplicate_group: Sequence) -> np.ndarray:
     """Component id per item: items sharing a publisher or a duplicate group are connected."""
+    # Imported here, not at the top: scipy costs every Django process ~0.7 s and 60 MB to import.
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     n = len(publisher)
     rows, cols, offset = [], [], n
     for keys in (publisher, duplicate_group):

@@ -82,7 +82,8 @@ class Topic(models.Model):
 
 
 class Publisher(models.Model):
-    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="publishers")
+    # No index of its own: the unique (dataset, external_id) index serves it, and ingest pays per index.
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="publishers", db_index=False)
     external_id = models.CharField(max_length=EXTERNAL_ID_MAX_LENGTH)
     followers = models.BigIntegerField(null=True, blank=True)
 

@@ -92,9 +92,10 @@ class _BatchWriter:
                 self.direct = (
                     DirectStore(self.dataset.id, self.run.id) if direct_store_available(cursor) else False
                 )
-            result = (
-                self.direct.write(cursor, fresh, want_ids=self.pipeline != "none") if self.direct else None
-            )
+            result = None
+            if self.direct:
+                lines = getattr(drafts, "lines", None)  # made by the parsing thread (see _Flusher)
+                result = self.direct.write(cursor, fresh, want_ids=self.pipeline != "none", lines=lines)
             if result is None:  # no right to skip triggers, SQLite, or a race with another ingest
                 staging = Staging(cursor, self.dataset.id)
                 loaded = staging.load(fresh)

@@ -35,6 +35,7 @@ _PLAIN_URL = re.compile(
 )
 _JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 _LOCAL_SUFFIXES = ("localhost", ".localhost", "ip6-loopback", "ip6-localhost", "localhost.localdomain")
+_URL = Video.SourceKind.URL.value
 
 
 class RowRejected(Exception):
@@ -64,13 +65,16 @@ class Draft(NamedTuple):
 
 def _text(record: dict, name: str, limit: int) -> str:
     value = record.get(name)
-    if value is None:
+    if value.__class__ is str:  # the common case, on short paths
+        value = value.strip()
+        if len(value) <= limit and "\x00" not in value:
+            return value
+    elif value is None:
         return ""
-    if value.__class__ is not str:
-        if isinstance(value, (dict, list)):
-            raise RowRejected(name, f"expected text, got a JSON {type(value).__name__}")
-        value = str(value)
-    value = value.strip()
+    elif isinstance(value, (dict, list)):
+        raise RowRejected(name, f"expected text, got a JSON {type(value).__name__}")
+    else:
+        value = str(value).strip()
     if len(value) > limit:
         raise RowRejected(name, f"{len(value)} characters long; the limit is {limit}")
     if "\x00" in value:
@@ -99,12 +103,14 @@ def _count(record: dict, name: str) -> int | None:
     return number
 
 
-def _url_check(url: str) -> None:
+def _is_plain_url(url: str) -> bool:
+    """A public http(s) URL by the short check alone (see _PLAIN_URL)."""
     plain = _PLAIN_URL.fullmatch(url)
-    if plain is None or (plain[2] and int(plain[2]) > 65535):
-        url_validate(url)
-    elif plain[1].rstrip(".").endswith(_LOCAL_SUFFIXES):
-        url_validate(url)  # raises with the full reason
+    return (
+        plain is not None
+        and not (plain[2] and int(plain[2]) > 65535)
+        and not plain[1].rstrip(".").endswith(_LOCAL_SUFFIXES)
+    )
 
 
 class RowReader:
@@ -137,29 +143,32 @@ class RowReader:
                 raise RowRejected("metadata", f"cannot be stored as JSON: {exc}") from None
             if len(metadata) > METADATA_MAX_BYTES:
                 raise RowRejected("metadata", f"extra fields exceed {METADATA_MAX_BYTES} bytes")
-            if _JSON_NUL.search(metadata):  # PostgreSQL's jsonb cannot hold it
+            if "\\u0000" in metadata and _JSON_NUL.search(metadata):  # PostgreSQL's jsonb cannot hold it
                 raise RowRejected("metadata", "contains a NUL character")
+        # Positional: this runs once per row.
         return Draft(
-            row=number,
-            external_id=external_id,
-            source=source,
-            source_kind=kind,
-            local_path=local_path,
-            sha256=sha256,
-            title=_text(record, "title", TITLE_MAX_LENGTH),
-            clicks=_count(record, "clicks"),
-            thumbnail=thumbnail,
-            metadata=metadata,
-            topic_id=self._topic(_text(record, "topic", TOPIC_MAX_LENGTH)),
-            publisher=_text(record, "publisher", EXTERNAL_ID_MAX_LENGTH) or None,
-            followers=_count(record, "followers"),
+            number,
+            external_id,
+            source,
+            kind,
+            local_path,
+            sha256,
+            _text(record, "title", TITLE_MAX_LENGTH),
+            _count(record, "clicks"),
+            thumbnail,
+            metadata,
+            self._topic(_text(record, "topic", TOPIC_MAX_LENGTH)),
+            _text(record, "publisher", EXTERNAL_ID_MAX_LENGTH) or None,
+            _count(record, "followers"),
         )
 
     def _source(self, source: str) -> tuple[str, str, str | None]:
+        if _is_plain_url(source):
+            return _URL, "", None
         try:
             if is_url(source):
-                _url_check(source)
-                return Video.SourceKind.URL, "", None
+                url_validate(source)
+                return _URL, "", None
             path = local_path_resolve(source, base_dir=self.base_dir)
         except InvalidSource as exc:
             raise RowRejected("video", str(exc)) from None
@@ -170,9 +179,11 @@ class RowReader:
         manifest's folder, which the frames stage that reads it no longer knows)."""
         # A missing thumbnail file is allowed (the frames stage reports it); one outside the
         # media roots or at a private address is not.
+        if _is_plain_url(thumbnail):
+            return thumbnail
         try:
             if is_url(thumbnail):
-                _url_check(thumbnail)
+                url_validate(thumbnail)
                 return thumbnail
             return str(local_path_resolve(thumbnail, base_dir=self.base_dir, must_exist=False))
         except InvalidSource as exc:

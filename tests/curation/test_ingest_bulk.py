@@ -5,7 +5,7 @@ from django.db import connection
 
 from curation.errors import ManifestError
 from curation.models import IngestRun, Publisher, Topic, Video
-from curation.services import ingest
+from curation.services import ingest, ingest_direct
 from curation.services.datasets import dataset_create
 from curation.services.ingest import video_ingest
 from curation.services.ingest_direct import DirectStore, may_skip_triggers
@@ -133,3 +133,64 @@ def test_rows_stored_by_another_ingest_after_the_lookup_fall_back_to_the_staging
 
     assert (summary.created, summary.unchanged, summary.rejected) == (15, 5, 0)
     assert Video.objects.filter(dataset=dataset).count() == 20
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_first_ingest_copies_without_looking_up_stored_rows_and_a_rerun_looks_them_up(
+    write_manifest, monkeypatch
+):
+    dataset = dataset_create(slug="bulk-lookup", name="Bulk look-up", taxonomy="usv")
+    manifest = write_manifest(url_rows(30))
+    original, lookups = DirectStore._known, []
+
+    def counted(self, cursor, drafts):
+        lookups.append(len(drafts))
+        return original(self, cursor, drafts)
+
+    monkeypatch.setattr(DirectStore, "_known", counted)
+
+    first = video_ingest(dataset=dataset, path=manifest, pipeline="none", batch_size=10)
+    assert (first.created, lookups) == (30, [])
+    again = video_ingest(dataset=dataset, path=manifest, pipeline="none", batch_size=10)
+    assert (again.created, again.unchanged, lookups) == (0, 30, [10, 10, 10])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_refused_for_a_stored_row_leaves_no_publisher_of_that_row_behind(write_manifest):
+    dataset = dataset_create(slug="bulk-refused", name="Bulk refused", taxonomy="usv")
+    first = [{"id": "a", "video": "https://cdn.example.com/a.mp4", "publisher": "p1"}]
+    video_ingest(dataset=dataset, path=write_manifest(first, "first.jsonl"), pipeline="none")
+    rows = [
+        {"id": "a", "video": "https://cdn.example.com/a.mp4", "publisher": "p2"},  # stored: unchanged
+        {"id": "b", "video": "https://cdn.example.com/b.mp4", "publisher": "p3"},
+        {"id": "c", "video": "https://cdn.example.com/c.mp4", "publisher": "p2"},  # next batch
+    ]
+
+    summary = video_ingest(dataset=dataset, path=write_manifest(rows), pipeline="none", batch_size=2)
+
+    assert (summary.created, summary.unchanged, summary.rejected) == (2, 1, 0)
+    publishers = dict(
+        Video.objects.filter(dataset=dataset).values_list("external_id", "publisher__external_id")
+    )
+    assert publishers == {"a": "p1", "b": "p3", "c": "p2"}
+    assert sorted(Publisher.objects.filter(dataset=dataset).values_list("external_id", flat=True)) == [
+        "p1", "p2", "p3",
+    ]  # fmt: skip
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_full_publisher_cache_is_refilled_with_every_publisher_of_the_batch(write_manifest, monkeypatch):
+    dataset = dataset_create(slug="bulk-cache", name="Bulk cache", taxonomy="usv")
+    monkeypatch.setattr(ingest_direct, "PUBLISHER_CACHE_LIMIT", 2)
+    rows = [
+        {"id": item, "video": f"https://cdn.example.com/{item}.mp4", "publisher": publisher}
+        for item, publisher in (("a", "p1"), ("b", "p2"), ("c", "p1"), ("d", "p3"))
+    ]
+
+    summary = video_ingest(dataset=dataset, path=write_manifest(rows), pipeline="none", batch_size=2)
+
+    assert summary.created == 4
+    publishers = dict(
+        Video.objects.filter(dataset=dataset).values_list("external_id", "publisher__external_id")
+    )
+    assert publishers == {"a": "p1", "b": "p2", "c": "p1", "d": "p3"}
