@@ -101,9 +101,8 @@ class DirectStore:
         if not want_ids or not drafts:
             return []
         cursor.execute(
-            f"SELECT id FROM {Video._meta.db_table} WHERE dataset_id = %s AND external_id = ANY({_TEXTS}) "
-            "AND ingest_run_id = %s ORDER BY id",
-            [self.dataset_id, _json([d.external_id for d in drafts]), self.run_id],
+            _lookup(Video._meta.db_table, "id", "external_id", "AND ingest_run_id = %s") + " ORDER BY id",
+            [_json([d.external_id for d in drafts]), self.dataset_id, self.run_id],
         )
         return [row[0] for row in cursor.fetchall()]
 
@@ -113,18 +112,15 @@ class DirectStore:
         hashes = {d.sha256: d for d in drafts if d.sha256}
         if hashes:
             cursor.execute(
-                f"SELECT sha256, external_id, ingest_run_id FROM {video} WHERE dataset_id = %s "
-                f"AND sha256 = ANY({_TEXTS})",
-                [self.dataset_id, _json(list(hashes))],
+                _lookup(video, "sha256, external_id, ingest_run_id", "sha256"),
+                [_json(list(hashes)), self.dataset_id],
             )
             for sha, twin, twin_run in cursor.fetchall():
                 d = hashes[sha]
                 found[d.row] = (d.row, d.external_id, twin, twin_run, "sha256")
         by_id = {d.external_id: d for d in drafts}
         cursor.execute(
-            f"SELECT external_id, ingest_run_id FROM {video} WHERE dataset_id = %s "
-            f"AND external_id = ANY({_TEXTS})",
-            [self.dataset_id, _json(list(by_id))],
+            _lookup(video, "external_id, ingest_run_id", "external_id"), [_json(list(by_id)), self.dataset_id]
         )
         for item, twin_run in cursor.fetchall():
             d = by_id[item]
@@ -152,8 +148,8 @@ class DirectStore:
         self.publishers.update(created)
         if len(created) < len(followers):
             cursor.execute(
-                f"SELECT external_id, id FROM {table} WHERE dataset_id = %s AND external_id = ANY({_TEXTS})",
-                [self.dataset_id, _json([name for name in followers if name not in created])],
+                _lookup(table, "external_id, id", "external_id"),
+                [_json([name for name in followers if name not in created]), self.dataset_id],
             )
             self.publishers.update(cursor.fetchall())
         return list(followers), set(created.values())
@@ -198,7 +194,18 @@ class DirectStore:
 
 # Lists go to the server as one JSON text each: psycopg adapts a Python list element by element
 # (≈ 3 µs each), orjson writes 5,000 names in under a millisecond.
-_TEXTS = "ARRAY(SELECT jsonb_array_elements_text(%s::jsonb))"
+
+
+def _lookup(table: str, columns: str, key: str, extra: str = "") -> str:
+    """Rows of one dataset whose `key` is in a JSON list (parameters: the list, the dataset id, then
+    those of `extra`). One probe of the unique (dataset_id, key) index per value, forced by the
+    LATERAL join: with `key = ANY(array)` and the statistics of a table analysed before this dataset
+    grew (autovacuum is slow or off), PostgreSQL scanned the whole dataset and compared each row
+    with all 5,000 values — 14 s per batch on a 100,000-video re-run instead of milliseconds."""
+    return (
+        f"SELECT found.* FROM jsonb_array_elements_text(%s::jsonb) AS wanted(value) CROSS JOIN LATERAL "
+        f"(SELECT {columns} FROM {table} WHERE dataset_id = %s AND {key} = wanted.value {extra}) AS found"
+    )
 
 
 def _json(values: list) -> str:

@@ -4,6 +4,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from curation.checks import CHECK_TAG
 from curation.errors import CurationError
 from curation.services.datasets import dataset_get
 from curation.services.ingest import video_ingest
@@ -12,6 +13,8 @@ from curation.services.manifests import manifest_size
 
 class Command(BaseCommand):
     help = "Ingest a JSONL/CSV manifest or a folder of videos (topic = sub-folder) into a dataset."
+    # Our own checks (ffmpeg, media roots, OCR weights) only: the URL checks import every API view.
+    requires_system_checks = [CHECK_TAG]
 
     def add_arguments(self, parser):
         parser.add_argument("--dataset", required=True)
