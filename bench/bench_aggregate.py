@@ -175,6 +175,9 @@ print(json.dumps(out))
 def _measure_db() -> dict:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
     slug = f"bench-verdicts-{time.strftime('%H%M%S')}"
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--no-input", "-v0"], cwd=ROOT, env=env, check=True
+    )
     setup = subprocess.run(
         [sys.executable, "-c", DB_SETUP, slug, str(DB_ITEMS)],
         cwd=ROOT,
