@@ -116,10 +116,7 @@ from curation.models import Dataset, Video, VideoVerdict
 from curation.services import noise  # imported as a running server would have it (scipy: ~2 s)
 from curation.services.verdicts import verdicts_aggregate
 from ml.crowdsim import simulate_verification
-
-def cpu(pid):
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+from bench.procstat import cpu_seconds as cpu
 
 dataset = Dataset.objects.get(id=int(sys.argv[1]))
 items, seed = int(sys.argv[2]), int(sys.argv[3])
@@ -130,11 +127,7 @@ a = sim.answers
 with connection.cursor() as cursor:
     cursor.execute("SELECT pg_backend_pid()")
     backend = cursor.fetchone()[0]
-try:
-    cpu(backend)
-    readable = True
-except OSError:
-    readable = False
+readable = cpu(backend) is not None
 out = {}
 
 

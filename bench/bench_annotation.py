@@ -28,6 +28,9 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench.procstat import cpu_seconds  # noqa: E402 (run directly too)
+
 LEVELS = [int(n) for n in os.environ.get("BENCH_ANNOTATION_CLIENTS", "1,10,50").split(",")]
 SECONDS = float(os.environ.get("BENCH_ANNOTATION_SECONDS", 12))
 VIDEOS = int(os.environ.get("BENCH_ANNOTATION_VIDEOS", 6000))
@@ -105,15 +108,6 @@ def _server(port: int) -> subprocess.Popen:
             time.sleep(0.2)
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process so far (0 once it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _cpu(server: subprocess.Popen) -> dict[str, dict[int, float]]:
     """CPU seconds of the gunicorn processes and of this database's PostgreSQL backends: CPU
     per cycle does not depend on what else the shared machine runs, unlike latency."""
@@ -126,8 +120,8 @@ def _cpu(server: subprocess.Popen) -> dict[str, dict[int, float]]:
         )
         backends = [pid for (pid,) in cursor.fetchall()]
     return {
-        "server": {pid: _cpu_seconds(pid) for pid in [server.pid, *children]},
-        "postgres": {pid: _cpu_seconds(pid) for pid in backends},
+        "server": {pid: cpu_seconds(pid) or 0.0 for pid in [server.pid, *children]},
+        "postgres": {pid: cpu_seconds(pid) or 0.0 for pid in backends},
     }
 
 

@@ -20,6 +20,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench.procstat import cpu_seconds  # noqa: E402 (run directly too)
+
 VIDEOS = int(os.environ.get("BENCH_EXPORT_VIDEOS", 250_000))
 FORMATS = ("jsonl", "csv")
 LABEL_STUDIO = {"tasks": 100_000, "seconds": 198, "rows_per_s": 505, "peak_rss_mb": 835}
@@ -170,15 +173,6 @@ def _manage(*args: str) -> str:
     return done.stdout
 
 
-def _cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, from /proc/<pid>/stat (fields 14 and 15, in clock ticks)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _export(slug: str, fmt: str, rows: int) -> dict:
     export = ["export_dataset", "--dataset", slug, "--split", "v1", "--format", fmt, "--no-progress"]
     command = ["/usr/bin/time", "-f", "%M %U %S %e", sys.executable, str(ROOT / "manage.py"), *export]
@@ -186,8 +180,8 @@ def _export(slug: str, fmt: str, rows: int) -> dict:
     backend = int(_child(BACKEND_CPU) or 0)
     backend_cpu = 0.0
     while process.poll() is None:  # the backend's CPU, sampled until the export ends
-        sample = _cpu_seconds(backend) if backend else float("nan")
-        if sample == sample:  # not NaN: the backend is still there
+        sample = cpu_seconds(backend) if backend else None
+        if sample is not None:  # the backend is still there
             backend_cpu = sample
         time.sleep(0.2)
     stdout, stderr = process.communicate()
