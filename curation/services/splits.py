@@ -9,7 +9,7 @@ refuse, and on PostgreSQL a trigger refuses too (migration 0006). Videos that co
 
 import io
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
@@ -20,7 +20,6 @@ from django.utils import timezone
 from curation.errors import CurationError
 from curation.models import (
     AggregationMethod,
-    AggregationRun,
     Dataset,
     Split,
     SplitMember,
@@ -28,6 +27,7 @@ from curation.models import (
     Video,
     VideoVerdict,
 )
+from curation.selectors_labels import aggregation_run_latest
 
 if TYPE_CHECKING:
     from ml.splits import SplitDiff
@@ -61,6 +61,11 @@ def ratios_parse(text: str) -> dict[str, float]:
         pairs = list(zip(DEFAULT_NAMES[len(parts)], parts, strict=True))
     else:
         raise SplitRefused(f"ratios {text!r} mix named and unnamed values; name all or none")
+    return ratios_check(pairs)
+
+
+def ratios_check(pairs: Iterable[tuple[str, object]]) -> dict[str, float]:
+    """Subset name → share, checked: names usable as file names, numbers, positive, summing to 1."""
     ratios: dict[str, float] = {}
     for name, value in pairs:
         if name in ratios:
@@ -69,7 +74,7 @@ def ratios_parse(text: str) -> dict[str, float]:
             raise SplitRefused(f"subset name {name!r} may only hold letters, digits, '-' and '_'")
         try:
             ratios[name] = float(value)
-        except ValueError:
+        except (TypeError, ValueError):
             raise SplitRefused(f"ratio {value!r} of subset {name!r} is not a number") from None
     from ml.splits import SplitError, check_ratios
 
@@ -90,7 +95,7 @@ def split_get(*, dataset: Dataset, name: str) -> Split:
 
 def verdict_method_default(*, dataset: Dataset) -> str | None:
     """The method of the dataset's latest aggregation run, whose verdicts decide noise."""
-    run = AggregationRun.objects.filter(dataset=dataset).order_by("-created_at", "-id").first()
+    run = aggregation_run_latest(dataset=dataset)
     return run.method if run else None
 
 
@@ -128,7 +133,7 @@ def split_make(
 
     if not name or not NAME_PATTERN.match(name):
         raise SplitRefused(f"split name {name!r} may only hold letters, digits, '-' and '_'")
-    ratios = ratios_parse(ratios) if isinstance(ratios, str) else ratios_parse(_ratios_text(ratios))
+    ratios = ratios_parse(ratios) if isinstance(ratios, str) else ratios_check(ratios.items())
     if verdict_method and verdict_method not in METHODS:
         raise SplitRefused(f"unknown verdict method {verdict_method!r} (use one of {', '.join(METHODS)})")
     method = verdict_method or verdict_method_default(dataset=dataset)
@@ -192,10 +197,6 @@ def split_make(
     return split
 
 
-def _ratios_text(ratios: Mapping[str, float]) -> str:
-    return ",".join(f"{name}={value!r}" for name, value in ratios.items())
-
-
 def _members_write(split: Split, members: list[tuple[int, str, bool]]) -> None:
     if connection.vendor != "postgresql":
         SplitMember.objects.bulk_create(
@@ -224,14 +225,6 @@ def split_freeze(*, split: Split) -> Split:
     if not updated:
         raise SplitRefused(f"split {split.name} of dataset {split.dataset.slug} is already frozen")
     return split
-
-
-def split_delete(*, split: Split) -> None:
-    if Split.objects.filter(id=split.id, frozen_at__isnull=False).exists():
-        raise SplitRefused(
-            f"split {split.name} of dataset {split.dataset.slug} is frozen; it is never deleted"
-        )
-    split.delete()
 
 
 def split_assignments(*, split: Split) -> dict[str, str | None]:
