@@ -7,7 +7,9 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAdminUser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -27,6 +29,16 @@ from curation.models import Dataset
 WORKER_AUTHENTICATION = [CrowdworkerTokenAuthentication, SessionAuthentication]
 
 
+class WorkerView(APIView):
+    """A crowdworker endpoint: JSON in and out only (the browsable API's renderer and form parsers
+    cost every request of the annotation cycle content negotiation and parser set-up)."""
+
+    authentication_classes = WORKER_AUTHENTICATION
+    permission_classes = [IsCrowdworker]
+    parser_classes = [JSONParser]
+    renderer_classes = [JSONRenderer]
+
+
 def refuse(exc: AnnotationError) -> Response:
     return Response({"detail": str(exc)}, status=exc.status)
 
@@ -39,12 +51,9 @@ class NextInput(serializers.Serializer):
     )
 
 
-class NextTask(APIView):
+class NextTask(WorkerView):
     """Lease the next task (or return one already held that the client has not shown yet).
     204 when there is no work left."""
-
-    authentication_classes = WORKER_AUTHENTICATION
-    permission_classes = [IsCrowdworker]
 
     @extend_schema(request=NextInput, responses={200: dict, 204: None})
     def post(self, request):
@@ -68,10 +77,7 @@ class NextTask(APIView):
         return Response(selectors.assignment_payload(assignment=assignment, user=request.user))
 
 
-class AssignmentDetail(APIView):
-    authentication_classes = WORKER_AUTHENTICATION
-    permission_classes = [IsCrowdworker]
-
+class AssignmentDetail(WorkerView):
     def get(self, request, pk: int):
         assignment = Assignment.objects.filter(id=pk, worker=request.user).first()
         if assignment is None:
@@ -85,9 +91,7 @@ class AnswerInput(serializers.Serializer):
     seconds = serializers.FloatField(required=False, min_value=0, max_value=24 * 3600)
 
 
-class SubmitAnswer(APIView):
-    authentication_classes = WORKER_AUTHENTICATION
-    permission_classes = [IsCrowdworker]
+class SubmitAnswer(WorkerView):
     throttle_classes = [SubmitThrottle]
 
     @extend_schema(request=AnswerInput, responses={201: dict})
@@ -107,10 +111,7 @@ class SubmitAnswer(APIView):
         return Response({"assignment": pk, "answer": answer.id}, status=status.HTTP_201_CREATED)
 
 
-class UndoAnswer(APIView):
-    authentication_classes = WORKER_AUTHENTICATION
-    permission_classes = [IsCrowdworker]
-
+class UndoAnswer(WorkerView):
     def post(self, request, pk: int):
         try:
             assignment = answer_undo(worker=request.user, assignment_id=pk)
@@ -119,10 +120,7 @@ class UndoAnswer(APIView):
         return Response(selectors.assignment_payload(assignment=assignment, user=request.user))
 
 
-class MyStats(APIView):
-    authentication_classes = WORKER_AUTHENTICATION
-    permission_classes = [IsCrowdworker]
-
+class MyStats(WorkerView):
     def get(self, request):
         return Response(selectors.worker_stats(worker=request.user))
 

@@ -9,6 +9,8 @@ from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
 
+from annotator.services.assignment import sql
+
 CROWDWORKERS_GROUP = "crowdworkers"
 # Set on the user by CrowdworkerTokenAuthentication: the group check came with the token look-up.
 _CHECKED = "_is_crowdworker"
@@ -50,13 +52,13 @@ def _token_sql() -> tuple[str, list[str]]:
 class CrowdworkerTokenAuthentication(TokenAuthentication):
     """DRF's token authentication, with the crowdworker-group check in the same statement: the
     annotation API's every request needs both, and each ORM round trip costs ~1 ms of server CPU,
-    a large share of a next + submit cycle (issue 5's benchmark). Same refusals as DRF's."""
+    a large share of a next + submit cycle (issue 5's benchmark); prepared, like the other
+    statements of the cycle (planning this join took longer than running it). Same refusals as
+    DRF's."""
 
     def authenticate_credentials(self, key):
-        sql, fields = _token_sql()
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [CROWDWORKERS_GROUP, key])
-            row = cursor.fetchone()
+        statement, fields = _token_sql()
+        row = sql(statement, [CROWDWORKERS_GROUP, key], fetch="one")
         if row is None:
             raise AuthenticationFailed("Invalid token.")
         user = get_user_model().from_db(connection.alias, fields, row[:-1])

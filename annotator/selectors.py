@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from annotator.models import Answer, Assignment, Task, TaskKind
-from annotator.services.assignment import aware, from_row, sql
+from annotator.services.assignment import SHOWN_COLUMNS, aware, from_row, sql
 from annotator.services.media import media_token
 from curation.models import Dataset, Frame
 
@@ -19,11 +19,10 @@ QUESTIONS = {
 
 
 # One statement for what a worker sees of a task (the API cycle's throughput is bound by the
-# server's CPU, and each ORM query costs ~1 ms of it to build; see services/assignment.py).
-_PAYLOAD = """
-    SELECT a.state, a.lease_expires_at, d.slug, t.kind, t.video_id, v.title, v.has_audio,
-           topic.name, topic.macro_topic,
-           (SELECT s.text FROM curation_videosubtitle s WHERE s.video_id = t.video_id ORDER BY s.id LIMIT 1)
+# server's CPU, and each ORM query costs ~1 ms of it to build; see services/assignment.py). A slot
+# just leased brought these columns with it and needs none.
+_PAYLOAD = f"""
+    SELECT a.state, a.lease_expires_at, d.slug, {SHOWN_COLUMNS}
     FROM annotator_assignment a
     JOIN annotator_task t ON t.id = a.task_id
     JOIN curation_video v ON v.id = t.video_id
@@ -36,7 +35,11 @@ _PAYLOAD = """
 def assignment_payload(*, assignment: Assignment, user) -> dict:
     """What a worker sees of a task. Never the gold flag, the gold answer, the ground-truth
     frame or other workers' answers: a gold task looks like any other."""
-    row = sql(_PAYLOAD, [assignment.id], fetch="one")
+    shown = getattr(assignment, "shown", None)
+    if shown is not None:
+        row = (assignment.state, assignment.lease_expires_at, *shown)
+    else:
+        row = sql(_PAYLOAD, [assignment.id], fetch="one")
     state, expires, slug, kind, video_id, title, has_audio, topic, macro, subtitle = row
     frames = []
     if kind == TaskKind.THUMBNAIL:

@@ -34,6 +34,8 @@ from bench.procstat import cpu_seconds  # noqa: E402 (run directly too)
 LEVELS = [int(n) for n in os.environ.get("BENCH_ANNOTATION_CLIENTS", "1,10,50").split(",")]
 SECONDS = float(os.environ.get("BENCH_ANNOTATION_SECONDS", 12))
 VIDEOS = int(os.environ.get("BENCH_ANNOTATION_VIDEOS", 6000))
+WORKERS = int(os.environ.get("BENCH_ANNOTATION_WORKERS", 2))
+THREADS = int(os.environ.get("BENCH_ANNOTATION_THREADS", 25))
 LABEL_STUDIO = {
     "1": {"p50_ms": 480, "cycles_per_s": 2.07},
     "10": {"cycles_per_s": 3.32, "p95_ms": 3600},
@@ -91,9 +93,9 @@ def _setup(stamp: str) -> tuple[int, str, dict[str, str]]:
 def _server(port: int) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_CONN_MAX_AGE": "60", "MICROCURATE_SUBMIT_RATE": "1000000/min"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-         "--threads", "25", "--worker-class", "gthread", "--backlog", "512", "--keep-alive", "120",
-         "--log-level", "warning"],
+        [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
+         "--workers", str(WORKERS), "--threads", str(THREADS), "--worker-class", "gthread",
+         "--backlog", "512", "--keep-alive", "120", "--log-level", "warning"],
         cwd=ROOT, env=env,
     )  # fmt: skip
     deadline = time.monotonic() + 30
@@ -321,11 +323,14 @@ def run() -> dict:
         _level(port, slug, warm, seconds=3)
         for level in LEVELS:
             mine = [key for name, key in tokens.items() if name.startswith(f"bench-{stamp}-c{level}-")]
-            before = _cpu(server)
+            before, client_before = _cpu(server), time.process_time()
             levels[str(level)] = _level(port, slug, mine)
-            levels[str(level)]["cpu_ms_per_cycle"] = _cpu_ms_per_cycle(
-                before, _cpu(server), levels[str(level)]["cycles"]
-            )
+            cycles = levels[str(level)]["cycles"]
+            levels[str(level)]["cpu_ms_per_cycle"] = {
+                **_cpu_ms_per_cycle(before, _cpu(server), cycles),
+                # The clients share the two cores with the server: their Python is in every cycle too.
+                "clients": round((time.process_time() - client_before) / max(cycles, 1) * 1000, 1),
+            }
             if levels[str(level)]["error_count"]:
                 raise RuntimeError(f"{level} clients: {levels[str(level)]['errors']}")
             print(f"  {level} clients: {json.dumps(levels[str(level)])}", flush=True)
@@ -342,7 +347,8 @@ def run() -> dict:
         "benchmark": "annotation",
         "videos": VIDEOS,
         "seconds_per_level": SECONDS,
-        "server": "gunicorn gthread, 2 processes x 25 threads, keep-alive, DATABASE_CONN_MAX_AGE=60",
+        "server": f"gunicorn gthread, {WORKERS} processes x {THREADS} threads, keep-alive, "
+        "DATABASE_CONN_MAX_AGE=60",
         "levels": levels,
         # The machine is shared: its load (1/5/15 min) before and after says how far to trust this run.
         "load_average": {"before": load_before, "after": os.getloadavg()},

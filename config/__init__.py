@@ -1,3 +1,3 @@
-from config.celery import app as celery_app
-
-__all__ = ["celery_app"]
+# The Celery app (config/celery.py) is imported by the task module that sends work through it
+# (curation/tasks.py) and found by `celery -A config`; not here, so that commands which queue
+# nothing (ingest --pipeline none, migrate) start without loading Celery (≈ 0.2 s).

@@ -8,7 +8,6 @@ import os
 from pathlib import Path
 
 import dj_database_url
-from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -190,8 +189,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 # Each queue with its own exchange and routing key, stated rather than derived from the
-# task_default_* settings (tests/integration/test_celery_routing.py checks where tasks land).
-CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in ("media", "ocr", "ml")]
+# task_default_* settings (tests/integration/test_celery_routing.py checks where tasks land). As a
+# mapping Celery turns into kombu Queues itself: settings need not import kombu (start-up time).
+CELERY_TASK_QUEUES = {name: {"exchange": name, "routing_key": name} for name in ("media", "ocr", "ml")}
 CELERY_TASK_DEFAULT_QUEUE = "media"
 CELERY_TASK_ROUTES = {
     "curation.tasks.video_probe_task": {"queue": "media"},

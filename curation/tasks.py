@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+import config.celery  # noqa: F401 (the app these tasks are sent through and run by)
 from curation.errors import TransientStageError
 from curation.models import StageStatus
 from curation.services import exports, pipeline

@@ -175,6 +175,24 @@ def test_undo_after_the_lease_expired_is_refused_and_the_answer_stays(dataset, r
     assert Answer.objects.filter(assignment=assignment).exists()
 
 
+def test_an_excluded_workers_new_answer_is_kept_but_does_not_count_and_the_task_gets_a_slot(
+    dataset, ready_video, worker1, worker2, crowd
+):
+    ready_video()
+    tasks_create(dataset=dataset, kind="topic")
+    annotator_set_excluded(worker=worker1, excluded=True)
+
+    task = answer_one_task([worker1, worker2], ["no", "no"])
+
+    assert (task.verdict, task.answered, task.answers.count()) == ("pending", 1, 2)
+    (third,) = crowd(1)
+    assignment = assignment_next(worker=third)
+    assert assignment.task_id == task.id
+    answer_submit(worker=third, assignment_id=assignment.id, choice="no")
+    task.refresh_from_db()
+    assert (task.verdict, task.answered) == ("noise", 2)
+
+
 def test_a_worker_under_the_gold_threshold_is_flagged_and_their_answers_can_be_excluded(
     dataset, ready_video, worker1, worker2, crowd
 ):
