@@ -119,7 +119,10 @@ def test_a_paused_worker_gets_no_task_and_cannot_answer(dataset, ready_video, wo
     assert not Answer.objects.exists()
 
 
-def test_a_new_worker_sees_gold_tasks_first_then_regular_ones(dataset, ready_video, crowd):
+# In a named dataset the regular slot is leased by the statement that picks it, and handed back
+# when a gold task is served instead.
+@pytest.mark.parametrize("in_dataset", [False, True])
+def test_a_new_worker_sees_gold_tasks_first_then_regular_ones(dataset, ready_video, crowd, in_dataset):
     for _ in range(8):
         ready_video()
     tasks_create(dataset=dataset, kind="topic")
@@ -130,10 +133,11 @@ def test_a_new_worker_sees_gold_tasks_first_then_regular_ones(dataset, ready_vid
 
     served = []
     for _ in range(4):
-        assignment = assignment_next(worker=newcomer)
+        assignment = assignment_next(worker=newcomer, dataset=dataset if in_dataset else None)
         served.append(assignment.task_id)
         answer_submit(worker=newcomer, assignment_id=assignment.id, choice="yes")
 
+    assert not Assignment.objects.filter(worker=newcomer, state=Assignment.State.OPEN).exists()
     assert served[:2] == [task.id for task in sorted(gold, key=lambda t: (-t.priority, t.id))]
     assert not set(served[2:]) & {task.id for task in gold}
     assert Answer.objects.filter(worker=newcomer, is_gold=True, correct=True).count() == 2
