@@ -145,6 +145,16 @@ MICROCURATE_OCR_MODEL_DIR = env_str("MICROCURATE_OCR_MODEL_DIR", "")
 MICROCURATE_OCR_ENABLED = env_str("MICROCURATE_OCR_ENABLED", "1").lower() not in ("0", "false", "no", "off")
 # Answers one crowdworker may submit (DRF throttle on the submit endpoint).
 MICROCURATE_SUBMIT_RATE = env_str("MICROCURATE_SUBMIT_RATE", "120/min")
+# The cache keeps DRF's throttle counts. Unset: each server process counts alone (a worker may
+# submit the rate once per process); a Redis URL makes every process share one count.
+CACHE_URL = env_str("CACHE_URL", "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "frontend:home"

@@ -1,7 +1,11 @@
 """The REST API as workers, staff and outsiders use it (session and CSRF as a browser sends them)."""
 
+import os
+
 import pytest
+import redis
 from django.core import signing
+from django.core.cache import cache
 from django.test import Client
 
 from annotator.models import Answer, Assignment, Task
@@ -125,7 +129,16 @@ def test_a_paused_worker_is_refused_with_a_clear_message(client, curator, worker
     assert not Answer.objects.exists()
 
 
-def test_submitting_is_throttled_per_worker(client, settings, worker1, dataset, ready_video):
+@pytest.mark.parametrize("shared_cache", [False, True])
+def test_submitting_is_throttled_per_worker(client, settings, worker1, dataset, ready_video, shared_cache):
+    redis_url = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0] + "/13"
+    if shared_cache:  # CACHE_URL: every server process sees the same count
+        if not redis_url.startswith("redis://"):
+            pytest.skip("needs Redis")
+        settings.CACHES = {
+            "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}
+        }
+    cache.clear()  # no count left by an earlier test
     settings.MICROCURATE_SUBMIT_RATE = "2/min"
     for _ in range(4):
         ready_video()
@@ -139,6 +152,10 @@ def test_submitting_is_throttled_per_worker(client, settings, worker1, dataset, 
         )
     assert [r.status_code for r in statuses] == [201, 201, 429]
     assert Answer.objects.count() == 2
+    if shared_cache:  # another process, with its own connection, reads the same count
+        other = redis.Redis.from_url(redis_url)
+        assert other.keys(f"*throttle_annotation-submit_{worker1.pk}")
+        cache.clear()
 
 
 def test_staff_create_tasks_and_see_progress_and_worker_quality(
