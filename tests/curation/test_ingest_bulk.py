@@ -1,5 +1,7 @@
 """Bulk ingest on PostgreSQL: the writer thread, and foreign keys checked per batch."""
 
+import os
+
 import pytest
 from django.db import connection
 
@@ -9,6 +11,7 @@ from curation.services import ingest, ingest_direct
 from curation.services.datasets import dataset_create
 from curation.services.ingest import video_ingest
 from curation.services.ingest_direct import DirectStore, may_skip_triggers
+from curation.services.ingest_rows import RowReader
 
 
 def url_rows(count: int, *, start: int = 0) -> list[dict]:
@@ -80,6 +83,66 @@ def test_a_crash_on_the_writer_thread_fails_the_run_and_a_rerun_completes(write_
 
     monkeypatch.setattr(ingest._BatchWriter, "write", original)
     summary = video_ingest(dataset=dataset, path=manifest, pipeline="none", batch_size=1_000)
+    assert (summary.created, summary.unchanged) == (2_000, 1_000)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rows_are_read_in_a_second_process_that_reports_progress_and_row_errors(
+    write_manifest, monkeypatch, tmp_path
+):
+    dataset = dataset_create(slug="bulk-child", name="Bulk child", taxonomy="usv")
+    rows = url_rows(2_500)
+    rows[1_200]["video"] = "file:///etc/passwd"
+    manifest = write_manifest(rows)
+    readers = tmp_path / "readers"
+    original = RowReader.read
+
+    def read_and_note_pid(self, number, record):
+        with open(readers, "a") as out:
+            out.write(f"{os.getpid()}\n")
+        return original(self, number, record)
+
+    monkeypatch.setattr(RowReader, "read", read_and_note_pid)
+    progress, errors = [], []
+    summary = video_ingest(
+        dataset=dataset, path=manifest, pipeline="none", batch_size=1_000,
+        progress=progress.append, on_error=errors.append, parse_in_child=True,
+    )  # fmt: skip
+
+    assert set(readers.read_text().split()) - {str(os.getpid())}  # read by another process
+    assert str(os.getpid()) not in readers.read_text().split()
+    assert (summary.rows_read, summary.created, summary.rejected) == (2_500, 2_499, 1)
+    assert [(e.row, e.field) for e in errors] == [(1_201, "video")] and "file://" in errors[0].reason
+    assert sum(progress) == manifest.stat().st_size
+    assert Video.objects.filter(dataset=dataset).count() == 2_499
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("how", ["raises", "dies"])
+def test_a_parsing_process_that_fails_fails_the_run_and_a_rerun_completes(write_manifest, monkeypatch, how):
+    dataset = dataset_create(slug=f"bulk-child-{how}", name="Bulk child failure", taxonomy="usv")
+    manifest = write_manifest(url_rows(3_000))
+    original = RowReader.read
+
+    def fail_at_row_1500(self, number, record):
+        if number == 1_500:
+            if how == "dies":
+                os._exit(3)
+            raise RuntimeError("cannot read")
+        return original(self, number, record)
+
+    monkeypatch.setattr(RowReader, "read", fail_at_row_1500)
+    message = "ended unexpectedly" if how == "dies" else "RuntimeError\\('cannot read'\\)"
+    with pytest.raises(ManifestError, match=message):
+        video_ingest(dataset=dataset, path=manifest, pipeline="none", batch_size=1_000, parse_in_child=True)
+    run = IngestRun.objects.get(dataset=dataset)
+    assert run.status == IngestRun.Status.FAILED
+    assert Video.objects.filter(dataset=dataset).count() == 1_000  # the whole first batch, no part of one
+
+    monkeypatch.setattr(RowReader, "read", original)
+    summary = video_ingest(
+        dataset=dataset, path=manifest, pipeline="none", batch_size=1_000, parse_in_child=True
+    )
     assert (summary.created, summary.unchanged) == (2_000, 1_000)
 
 

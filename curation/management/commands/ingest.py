@@ -41,6 +41,7 @@ class Command(BaseCommand):
                     pipeline=options["pipeline"],
                     progress=bar.update,
                     on_error=lambda error: bar.write(f"rejected {error}", file=sys.stderr),
+                    parse_in_child=True,
                 )
         except CurationError as exc:
             raise CommandError(str(exc)) from None
