@@ -14,6 +14,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench.procstat import tree_rss_kb  # noqa: E402 (run directly too)
+
 WORK = ROOT / "bench" / "work"
 ROWS = int(os.environ.get("BENCH_INGEST_ROWS", 100_000))
 NAIVE_ROWS = 5_000
@@ -61,7 +64,7 @@ def _manage(*args: str, measure: bool = False) -> dict:
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak_sum = 0
     while measure and process.poll() is None:
-        peak_sum = max(peak_sum, _tree_rss_kb(process.pid))
+        peak_sum = max(peak_sum, tree_rss_kb(process.pid))
         time.sleep(0.05)
     stdout, stderr = process.communicate()
     seconds = time.perf_counter() - started
@@ -75,29 +78,6 @@ def _manage(*args: str, measure: bool = False) -> dict:
         "peak_rss_sum_mb": peak_sum / 1024,
         "stdout": stdout,
     }
-
-
-def _tree_rss_kb(pid: int) -> int:
-    """Resident kB of a process's descendants (here: time → manage.py → its parsing process),
-    found through /proc/<pid>/task/<pid>/children: cheap enough to sample often."""
-    total, todo = 0, _children(pid)
-    while todo:
-        current = todo.pop()
-        try:
-            status = Path(f"/proc/{current}/status").read_text()
-        except OSError:
-            continue
-        line = next((x for x in status.splitlines() if x.startswith("VmRSS:")), "VmRSS: 0 kB")
-        total += int(line.split()[1])
-        todo.extend(_children(current))
-    return total
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
 
 
 NAIVE = """

@@ -13,3 +13,27 @@ def cpu_seconds(pid: int) -> float | None:
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_rss_kb(pid: int) -> int:
+    """Resident kB of a process's descendants (bench_ingest: time → manage.py → its parsing
+    process), found through /proc/<pid>/task/<pid>/children: cheap enough to sample often."""
+    total, todo = 0, children(pid)
+    while todo:
+        current = todo.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+        except OSError:
+            continue
+        line = next((x for x in status.splitlines() if x.startswith("VmRSS:")), "VmRSS: 0 kB")
+        total += int(line.split()[1])
+        todo.extend(children(current))
+    return total
+
+
+def children(pid: int) -> list[int]:
+    """Pids of a process's children (those its main thread started)."""
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []

@@ -46,9 +46,7 @@ _ANSWERED = "UPDATE annotator_assignment SET state = %s WHERE id = %s"
 # for each earlier answer, oldest first. The new answer is not among them (a sibling
 # sub-statement cannot see it); the caller adds it last.
 _STORE_ANSWER = f"""
-    WITH answered AS (
-        UPDATE annotator_assignment SET state = %s WHERE id = %s
-    ), new AS ({_INSERT_ANSWER})
+    WITH answered AS ({_ANSWERED}), new AS ({_INSERT_ANSWER})
     SELECT new_id, choice, frame_id, excluded FROM (
         SELECT new.id AS new_id, NULL::bigint AS answer_id, NULL::text AS choice, NULL::bigint AS frame_id,
                NULL::boolean AS excluded

@@ -270,19 +270,25 @@ Chunk = tuple[int, list[RowError], list[Draft], dict[int, str] | None, int]
 
 def _chunks(rows, reader: RowReader, batch_size: int) -> Iterator[Chunk]:
     read, errors, batch = 0, [], []
-    for number, record in rows:
-        read += 1
-        if isinstance(record, RowError):
-            errors.append(record)
-        else:
-            try:
-                batch.append(reader.read(number, record))
-            except RowRejected as exc:
-                item = str(record.get("id") or record.get("video") or "")[:80]
-                errors.append(RowError(number, exc.field, exc.reason, item))
-        if len(batch) >= batch_size:
-            yield read, errors, batch, None, 0
-            read, errors, batch = 0, [], []
+    try:
+        for number, record in rows:
+            read += 1
+            if isinstance(record, RowError):
+                errors.append(record)
+            else:
+                try:
+                    batch.append(reader.read(number, record))
+                except RowRejected as exc:
+                    item = str(record.get("id") or record.get("video") or "")[:80]
+                    errors.append(RowError(number, exc.field, exc.reason, item))
+            if len(batch) >= batch_size:
+                yield read, errors, batch, None, 0
+                read, errors, batch = 0, [], []
+    except Exception:
+        # The manifest failed midway: the rows read so far and their problems are still reported
+        # (the good rows of this unfinished batch are not stored, as a failed batch never is).
+        yield read, errors, [], None, 0
+        raise
     yield read, errors, batch, None, 0
 
 

@@ -146,6 +146,33 @@ def test_a_parsing_process_that_fails_fails_the_run_and_a_rerun_completes(write_
     assert (summary.created, summary.unchanged) == (2_000, 1_000)
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("in_child", [False, True])
+def test_rows_rejected_before_a_failure_midway_are_still_reported(write_manifest, monkeypatch, in_child):
+    dataset = dataset_create(slug=f"bulk-midway-{int(in_child)}", name="Bulk midway", taxonomy="usv")
+    rows = url_rows(1_500)
+    rows[1_100]["video"] = "file:///etc/passwd"
+    manifest = write_manifest(rows)
+    original = RowReader.read
+
+    def fail_at_row_1200(self, number, record):
+        if number == 1_200:
+            raise RuntimeError("cannot read")
+        return original(self, number, record)
+
+    monkeypatch.setattr(RowReader, "read", fail_at_row_1200)
+    errors = []
+    with pytest.raises((RuntimeError, ManifestError), match="cannot read"):
+        video_ingest(
+            dataset=dataset, path=manifest, pipeline="none", batch_size=1_000,
+            on_error=errors.append, parse_in_child=in_child,
+        )  # fmt: skip
+    assert [(e.row, e.field) for e in errors] == [(1_101, "video")]
+    run = IngestRun.objects.get(dataset=dataset)
+    assert (run.status, run.rows_read, run.rejected) == (IngestRun.Status.FAILED, 1_200, 1)
+    assert Video.objects.filter(dataset=dataset).count() == 1_000  # the unfinished batch is not stored
+
+
 @pytest.mark.django_db
 def test_the_foreign_key_triggers_are_skipped_only_by_a_role_that_may(dataset, write_manifest):
     with connection.cursor() as cursor:
