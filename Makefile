@@ -12,7 +12,7 @@ TEST_ENV := DATABASE_URL=postgres://postgres@127.0.0.1:5432/microcurate \
 	MICROCURATE_MEDIA_ROOTS=$(SHARED_DATA) \
 	MICROCURATE_SHARED_DATA=$(SHARED_DATA)
 
-.PHONY: setup services demo test lint bench clean
+.PHONY: setup services demo test lint bench bench-label-studio clean
 
 $(STAMP): requirements.txt scripts/setup.sh
 	bash scripts/setup.sh
@@ -37,6 +37,10 @@ test: setup services
 
 bench: setup services
 	$(TEST_ENV) $(PY) bench/run.py $(BENCH_ARGS)
+
+# The Label Studio reference measured on this machine (installs Label Studio into bench/work).
+bench-label-studio: setup services
+	$(TEST_ENV) $(PY) bench/run.py label_studio
 
 clean:
 	rm -rf var bench/work

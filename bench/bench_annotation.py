@@ -302,6 +302,8 @@ def _database_check(dataset_id: int) -> dict:
 
 
 def run() -> dict:
+    from bench import label_studio
+
     subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), "migrate", "--no-input", "-v0"], cwd=ROOT, check=True
     )
@@ -341,6 +343,7 @@ def run() -> dict:
     naive_dataset = Dataset.objects.get(id=dataset_id)
     naive = [_naive(naive_dataset.id, threads, min(SECONDS, 8), stamp) for threads in (10, 50)]
     Dataset.objects.filter(id=dataset_id).delete()
+    measured = label_studio.latest()  # `make bench-label-studio`: the reference taken on this machine
     top = levels.get("50") or levels[str(LEVELS[-1])]
     ten = levels.get("10") or top
     return {
@@ -355,10 +358,18 @@ def run() -> dict:
         "database_check": check,
         "naive_no_locks_same_run": naive,
         "label_studio_reference": LABEL_STUDIO,
+        "label_studio_measured_here": measured,
         "summary": {
             "p95_ms_at_10": ten["p95_ms"],
             "cycles_per_s_at_50": top["cycles_per_s"],
             "x_label_studio_at_50": round(top["cycles_per_s"] / LABEL_STUDIO["50"]["cycles_per_s"], 1),
+            "x_label_studio_measured_here": {
+                level: round(value["cycles_per_s"] / measured["annotation"][level]["cycles_per_s"], 1)
+                for level, value in levels.items()
+                if level in measured["annotation"]
+            }
+            if measured
+            else None,
             "cpu_ms_per_cycle_at_50": top["cpu_ms_per_cycle"],
             "double_assignments": sum(v["double_assignments_seen"] for v in levels.values())
             + check["tasks_over_assigned"],
