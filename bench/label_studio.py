@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench import bench_annotation, bench_ingest  # noqa: E402 (run directly too)
-from bench.procstat import tree_rss_kb  # noqa: E402
+from bench.procstat import rss_kb, tree_rss_kb  # noqa: E402
 
 VERSION = "1.23.0"
 WORK = ROOT / "bench" / "work"
@@ -154,12 +154,24 @@ def _start(executable: Path) -> subprocess.Popen:
             time.sleep(0.5)
 
 
-def _request(method: str, path: str, body: bytes | dict | None = None, token: str = TOKEN, **headers):
+def _request(method: str, path: str, body: dict | None = None, token: str = TOKEN, upload: bytes = b""):
+    """One request on its own connection; `upload` is sent as the multipart file `tasks.json`."""
+    headers = {"Authorization": f"Token {token}"}
+    if body is not None:
+        payload, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
+    elif upload:
+        boundary = uuid.uuid4().hex
+        part = 'Content-Disposition: form-data; name="file"; filename="tasks.json"'
+        payload = b"".join([
+            f"--{boundary}\r\n{part}\r\nContent-Type: application/json\r\n\r\n".encode(),
+            upload, f"\r\n--{boundary}--\r\n".encode(),
+        ])  # fmt: skip
+        headers["Content-Type"] = f"multipart/form-data; boundary={boundary}"
+    else:
+        payload = None
     connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=3600)
-    if isinstance(body, dict):
-        body, headers = json.dumps(body).encode(), {**headers, "Content-Type": "application/json"}
     try:
-        connection.request(method, path, body=body, headers={"Authorization": f"Token {token}", **headers})
+        connection.request(method, path, body=payload, headers=headers)
         response = connection.getresponse()
         raw = response.read()
     finally:
@@ -174,14 +186,7 @@ def _project(title: str) -> int:
 
 
 def _import(project: int, tasks: bytes) -> None:
-    boundary = uuid.uuid4().hex
-    body = b"".join([
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="tasks.json"\r\n'.encode(),
-        b"Content-Type: application/json\r\n\r\n", tasks, f"\r\n--{boundary}--\r\n".encode(),
-    ])  # fmt: skip
-    _request("POST", f"/api/projects/{project}/import", body, **{
-        "Content-Type": f"multipart/form-data; boundary={boundary}"
-    })  # fmt: skip
+    _request("POST", f"/api/projects/{project}/import", upload=tasks)
 
 
 def _tasks(rows: int) -> bytes:
@@ -197,7 +202,7 @@ def _measure_import(server: subprocess.Popen) -> dict:
 
     def sample() -> None:
         while not done.is_set():
-            peak[0] = max(peak[0], _rss_kb(server.pid) + tree_rss_kb(server.pid))
+            peak[0] = max(peak[0], rss_kb(server.pid) + tree_rss_kb(server.pid))
             time.sleep(0.05)
 
     sampler = threading.Thread(target=sample)
@@ -218,11 +223,6 @@ def _measure_import(server: subprocess.Popen) -> dict:
         "rows_per_s": round(bench_ingest.ROWS / seconds),
         "peak_rss_mb": round(peak[0] / 1024, 1),
     }
-
-
-def _rss_kb(pid: int) -> int:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1])
 
 
 def _measure_cycles(tokens: list[str], tasks: bytes) -> dict:

@@ -21,14 +21,19 @@ def tree_rss_kb(pid: int) -> int:
     total, todo = 0, children(pid)
     while todo:
         current = todo.pop()
-        try:
-            status = Path(f"/proc/{current}/status").read_text()
-        except OSError:
-            continue
-        line = next((x for x in status.splitlines() if x.startswith("VmRSS:")), "VmRSS: 0 kB")
-        total += int(line.split()[1])
+        total += rss_kb(current)
         todo.extend(children(current))
     return total
+
+
+def rss_kb(pid: int) -> int:
+    """Resident kB of one process (0 when it is gone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    line = next((x for x in status.splitlines() if x.startswith("VmRSS:")), "VmRSS: 0 kB")
+    return int(line.split()[1])
 
 
 def children(pid: int) -> list[int]:
