@@ -1,6 +1,6 @@
 """Label Studio 1.23, measured on this machine: the reference of the ingest and annotation
 benchmarks, taken again whenever the machine's speed is in doubt (`make bench-label-studio`;
-not part of `make bench`: it installs Label Studio, about 1.5 GB, into its own environment).
+not part of `make bench`: it installs Label Studio, about 1 GB, into its own environment).
 
 What it measures, as the issues describe the reference:
 - import: 100,000 tasks (the ingest benchmark's manifest, each row a task's data) uploaded as one
