@@ -302,7 +302,7 @@ def _database_check(dataset_id: int) -> dict:
 
 
 def run() -> dict:
-    from bench import label_studio
+    from bench import label_studio  # here: it imports this module
 
     subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), "migrate", "--no-input", "-v0"], cwd=ROOT, check=True

@@ -103,7 +103,7 @@ print(time.perf_counter() - start)
 
 
 def run() -> dict:
-    from bench import label_studio
+    from bench import label_studio  # here: it imports this module
 
     manifest = _manifest(ROWS)
     _manage("migrate", "--no-input", "-v0")
