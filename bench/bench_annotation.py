@@ -29,7 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.procstat import cpu_seconds  # noqa: E402 (run directly too)
+from bench.procstat import cpu_seconds, wait_listening  # noqa: E402 (run directly too)
 
 LEVELS = [int(n) for n in os.environ.get("BENCH_ANNOTATION_CLIENTS", "1,10,50").split(",")]
 SECONDS = float(os.environ.get("BENCH_ANNOTATION_SECONDS", 12))
@@ -98,16 +98,7 @@ def _server(port: int) -> subprocess.Popen:
          "--backlog", "512", "--keep-alive", "120", "--log-level", "warning"],
         cwd=ROOT, env=env,
     )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return process
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError("gunicorn did not start") from None
-            time.sleep(0.2)
+    return wait_listening(process, port, name="gunicorn", seconds=30)
 
 
 def _cpu(server: subprocess.Popen) -> dict[str, dict[int, float]]:

@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench import bench_annotation, bench_ingest  # noqa: E402 (run directly too)
-from bench.procstat import rss_kb, tree_rss_kb  # noqa: E402
+from bench.procstat import rss_kb, tree_rss_kb, wait_listening  # noqa: E402
 
 VERSION = "1.23.0"
 WORK = ROOT / "bench" / "work"
@@ -49,7 +49,6 @@ ANNOTATION_TASKS = 2_000
 
 # Run in Label Studio's own `manage.py shell`: one annotator per client, in the owner's organisation.
 MAKE_USERS = """
-from organizations.models import Organization
 from rest_framework.authtoken.models import Token
 from users.models import User
 owner = User.objects.get(email="owner@bench.invalid")
@@ -142,16 +141,7 @@ def _start(executable: Path) -> subprocess.Popen:
         [executable, "start", "--no-browser", "--port", str(PORT), "--internal-host", "127.0.0.1"],
         env=_environment(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            _request("GET", "/api/version")
-            return server
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                raise RuntimeError("Label Studio did not start") from None
-            time.sleep(0.5)
+    return wait_listening(server, PORT, name="Label Studio", seconds=120)
 
 
 def _request(method: str, path: str, body: dict | None = None, token: str = TOKEN, upload: bytes = b""):

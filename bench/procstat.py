@@ -1,7 +1,11 @@
-"""CPU seconds of a process from /proc: unlike wall time, other load on the shared machine does
-not inflate it, so the benches report it beside their timings."""
+"""What the benches read of their processes: CPU seconds and resident memory from /proc (unlike
+wall time, other load on the shared machine does not inflate CPU time, so the benches report it
+beside their timings), and when a server they started accepts connections."""
 
 import os
+import socket
+import subprocess
+import time
 from pathlib import Path
 
 
@@ -42,3 +46,18 @@ def children(pid: int) -> list[int]:
         return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     except OSError:
         return []
+
+
+def wait_listening(process: subprocess.Popen, port: int, *, name: str, seconds: float) -> subprocess.Popen:
+    """The server `process` once it accepts connections on 127.0.0.1:`port`; killed, and an error
+    raised, when it exits or `seconds` pass first."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return process
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(f"{name} did not start") from None
+            time.sleep(0.2)
