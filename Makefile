@@ -5,9 +5,13 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
 SHARED_DATA := $(abspath ../shared/data)
 
-# The test and benchmark stack: real PostgreSQL and Redis on this machine.
-TEST_ENV := DATABASE_URL=postgres://postgres@127.0.0.1:5432/microcurate \
-	CELERY_BROKER_URL=redis://127.0.0.1:6379/15 \
+# Tests run on the embedded PostgreSQL under var/test (zero setup) unless DATABASE_URL names a
+# server: `make test DATABASE_URL=postgres://postgres@127.0.0.1:5432/microcurate`. The benchmarks
+# default to this machine's PostgreSQL, where their recorded results were measured.
+DATABASE_URL ?=
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/microcurate
+export DATABASE_URL
+TEST_ENV := CELERY_BROKER_URL=redis://127.0.0.1:6379/15 \
 	MICROCURATE_VAR_DIR=$(CURDIR)/var/test \
 	MICROCURATE_MEDIA_ROOTS=$(SHARED_DATA) \
 	MICROCURATE_SHARED_DATA=$(SHARED_DATA)
@@ -35,12 +39,16 @@ test: setup services
 	$(VENV)/bin/ruff check .
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
 
-bench: setup services
-	$(TEST_ENV) $(PY) bench/run.py $(BENCH_ARGS)
+bench: setup
+	DATABASE_URL=$(BENCH_DATABASE_URL) bash scripts/services.sh
+	$(TEST_ENV) DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) bench/run.py $(BENCH_ARGS)
 
 # The Label Studio reference measured on this machine (installs Label Studio into bench/work).
-bench-label-studio: setup services
-	$(TEST_ENV) $(PY) bench/run.py label_studio
+bench-label-studio: setup
+	DATABASE_URL=$(BENCH_DATABASE_URL) bash scripts/services.sh
+	$(TEST_ENV) DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) bench/run.py label_studio
 
 clean:
+	-[ -x $(PY) ] && for d in var var/test; do $(PY) -c "import sys; from pathlib import Path; \
+		from config.embedded_db import embedded_database_stop; embedded_database_stop(Path(sys.argv[1]))" $$d/postgres; done
 	rm -rf var bench/work

@@ -1,7 +1,7 @@
 """MicroCurate settings: one module, every value read from an environment variable.
 
-Zero-setup defaults (SQLite file, a filesystem Celery broker) make `make demo` work on a bare
-machine; setting DATABASE_URL and CELERY_BROKER_URL moves to PostgreSQL and Redis.
+Zero-setup defaults (an embedded PostgreSQL under var/, a filesystem Celery broker) make `make demo`
+work on a bare machine; DATABASE_URL and CELERY_BROKER_URL move to any PostgreSQL server and Redis.
 """
 
 import os
@@ -101,11 +101,18 @@ TEMPLATES = [
     },
 ]
 
-if not os.environ.get("DATABASE_URL"):
-    VAR_DIR.mkdir(parents=True, exist_ok=True)  # the zero-setup SQLite file lives here
+# PostgreSQL everywhere: DATABASE_URL names any server; without it, a private PostgreSQL 18 under
+# VAR_DIR/postgres (config/embedded_db.py), started by the first process that needs it.
+DATABASE_URL = env_str("DATABASE_URL", "")
+if not DATABASE_URL:
+    from config.embedded_db import embedded_database_url
+
+    DATABASE_URL = embedded_database_url(VAR_DIR / "postgres")
+if not DATABASE_URL.startswith(("postgres://", "postgresql://")):
+    raise ValueError(f"DATABASE_URL must name a PostgreSQL server (postgres://…), not {DATABASE_URL!r}")
 DATABASES = {
     "default": dj_database_url.parse(
-        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'microcurate.sqlite3'}"),
+        DATABASE_URL,
         # Persistent connections keep the annotation API's prepared statements (planning cost
         # PostgreSQL more than running them); health checks drop a connection the server closed.
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),

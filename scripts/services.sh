@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
-# Makes sure PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379) answer; starts them if not.
+# Makes sure Redis (127.0.0.1:6379) answers, and this machine's PostgreSQL (127.0.0.1:5432) too
+# when DATABASE_URL names it; starts them if not. Without DATABASE_URL the app starts its own
+# embedded PostgreSQL under var/ (config/embedded_db.py), so no server is needed.
 set -euo pipefail
 
-if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
+local_pg=""
+case "${DATABASE_URL:-}" in
+  postgres://*@127.0.0.1:5432/* | postgres://*@localhost:5432/* | postgresql://*@127.0.0.1:5432/* | postgresql://*@localhost:5432/*)
+    local_pg="${DATABASE_URL##*/}"; local_pg="${local_pg%%\?*}" ;;
+esac
+
+if [ -n "$local_pg" ] && ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
   echo "starting PostgreSQL"
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -1)" main start
 fi
@@ -13,13 +21,16 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
     --dir /var/lib/redis --logfile /var/log/redis/ci.log
 fi
 for _ in $(seq 1 30); do
-  if pg_isready -h 127.0.0.1 -p 5432 -q && redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
-    # The database `make bench` and a manual run use; tests create their own test_ copy.
-    psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'microcurate'" | grep -q 1 \
-      || createdb -h 127.0.0.1 -U postgres microcurate
+  if redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 \
+    && { [ -z "$local_pg" ] || pg_isready -h 127.0.0.1 -p 5432 -q; }; then
+    # The database DATABASE_URL names (a manual run, `make bench`); tests create their own test_ copy.
+    if [ -n "$local_pg" ]; then
+      psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$local_pg'" | grep -q 1 \
+        || createdb -h 127.0.0.1 -U postgres "$local_pg"
+    fi
     exit 0
   fi
   sleep 1
 done
-echo "PostgreSQL or Redis did not come up on 127.0.0.1" >&2
+echo "Redis${local_pg:+ or PostgreSQL} did not come up on 127.0.0.1" >&2
 exit 1

@@ -11,6 +11,7 @@ from django.conf import settings
 
 from curation.lib.synth import synth_clip
 from curation.services.datasets import dataset_create
+from tests.processes import database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("MICROCURATE_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -127,13 +128,8 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     import redis
 
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
-    db = settings.DATABASES["default"]
     env = dict(os.environ)
-    env["DATABASE_URL"] = (
-        f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-        if db["ENGINE"].endswith("postgresql")
-        else f"sqlite:///{db['NAME']}"
-    )
+    env["DATABASE_URL"] = database_url()
     env["MEDIA_ROOT"] = str(tmp_path_factory.mktemp("worker-media"))
     # EasyOCR costs seconds a frame: this worker skips the OCR stage (tests/curation/test_ocr_celery.py
     # runs its own OCR worker).

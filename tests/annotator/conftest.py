@@ -13,6 +13,7 @@ from django.utils import timezone
 from annotator.models import Assignment
 from curation.lib.synth import synth_clip
 from curation.models import Frame, StageStatus, ThumbnailTruth, Video
+from tests.processes import database_url
 
 
 @pytest.fixture
@@ -112,10 +113,9 @@ def api_server(transactional_db, tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    db = settings.DATABASES["default"]
     env = {
         **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "DATABASE_URL": database_url(),
         "MICROCURATE_SUBMIT_RATE": "100000/min",
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
     }

@@ -13,6 +13,7 @@ from curation.models import ExportJob
 from curation.services.exports import ExportFileNotFound, export_file_get, export_request, export_run
 from tests.conftest import ROOT
 from tests.curation.export_fixtures import release_fixture, var_dir_fixture  # noqa: F401
+from tests.processes import database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -40,11 +41,10 @@ export_run(job_id=int(sys.argv[1]))
 
 def test_a_killed_export_leaves_no_download_and_a_later_run_finishes_it(release, var_dir):
     job = export_request(dataset=release, split="v1", format="jsonl", enqueue=False)
-    db = settings.DATABASES["default"]
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "DATABASE_URL": database_url(),
         "MICROCURATE_VAR_DIR": str(var_dir),
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
     }

@@ -15,6 +15,7 @@ from curation.services.pipeline import pipeline_reset
 from curation.tasks import video_ocr_task
 from tests.conftest import ROOT
 from tests.curation.ocr_helpers import processed_clips
+from tests.processes import database_url
 
 # A queue of its own: the suite's shared worker consumes `ocr` with OCR turned off.
 QUEUE = "ocr-integration"
@@ -37,9 +38,8 @@ def clip(django_db_setup, django_db_blocker, tmp_path_factory):
 def ocr_worker(clip, tmp_path_factory):
     if not settings.CELERY_BROKER_URL.startswith("redis://"):
         pytest.fail("integration tests need CELERY_BROKER_URL=redis://… (make test sets it)")
-    db = settings.DATABASES["default"]
     env = dict(os.environ, MICROCURATE_OCR_ENABLED="1", MEDIA_ROOT=str(clip[0]))
-    env["DATABASE_URL"] = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    env["DATABASE_URL"] = database_url()
     log = tmp_path_factory.mktemp("ocr-worker") / "worker.log"
     with open(log, "w") as out:
         process = subprocess.Popen(
