@@ -14,8 +14,6 @@ from dataclasses import dataclass
 import orjson
 from django.db import connection
 
-from curation.services.exports_rows_orm import orm_frames_lines, orm_records
-
 CHUNK = 5000  # rows per statement: ~15 MB of Python objects; fewer plans and round trips
 
 PROBE_FIELDS = (
@@ -123,13 +121,6 @@ def rows_chunks(
     *, dataset_id: int, split_id: int | None, verdict_method: str | None, chunk: int = CHUNK
 ) -> Iterator[list[ExportRow]]:
     """Every exported video in id order, `chunk` at a time."""
-    if connection.vendor != "postgresql":
-        for records in orm_records(
-            dataset_id=dataset_id, split_id=split_id, verdict_method=verdict_method, chunk=chunk,
-            probe_fields=PROBE_FIELDS,
-        ):  # fmt: skip
-            yield [_row(record, verdict_method) for record in records]
-        return
     sql = _DATASET_SQL if split_id is None else _SPLIT_SQL
     params = {"dataset": dataset_id, "split": split_id, "method": verdict_method, "limit": chunk, "after": 0}
     while True:
@@ -144,8 +135,6 @@ def rows_chunks(
 
 def frames_lines(*, video_ids: list[int]) -> list[str]:
     """The frames of these videos as JSON text, built by PostgreSQL (no Python object per field)."""
-    if connection.vendor != "postgresql":
-        return orm_frames_lines(video_ids=video_ids)
     with connection.cursor() as cursor:
         cursor.execute(_FRAMES_SQL, {"ids": video_ids})
         return [line for (line,) in cursor.fetchall()]

@@ -25,7 +25,7 @@ from curation.models import (
     Dataset,
     IngestRun,
 )
-from curation.services.ingest_direct import DirectStore, copy_line, direct_store_available
+from curation.services.ingest_direct import DirectStore, copy_line, may_skip_triggers
 from curation.services.ingest_rows import Draft, RowReader, RowRejected
 from curation.services.ingest_staging import Staging
 from curation.services.manifests import RowError, manifest_rows
@@ -87,13 +87,12 @@ class _BatchWriter:
         """Store one batch in one transaction; returns the ids of the new videos."""
         with transaction.atomic(), connection.cursor() as cursor:
             fresh = self._drop_repeats(drafts)
-            if connection.vendor == "postgresql":
-                # A batch need not wait for its WAL to reach the disk: after a crash the last
-                # batches reported stored may be missing, and a re-run stores them (idempotent).
-                cursor.execute("SET LOCAL synchronous_commit = off")
+            # A batch need not wait for its WAL to reach the disk: after a crash the last
+            # batches reported stored may be missing, and a re-run stores them (idempotent).
+            cursor.execute("SET LOCAL synchronous_commit = off")
             if self.direct is None:
                 self.direct = (
-                    DirectStore(self.dataset.id, self.run.id) if direct_store_available(cursor) else False
+                    DirectStore(self.dataset.id, self.run.id) if may_skip_triggers(cursor) else False
                 )
             result = None
             if self.direct:
@@ -160,18 +159,16 @@ class _Batch(list):
 
 
 class _Flusher:
-    """Hands full batches to the writer. On PostgreSQL, outside a caller's transaction, the
-    writer runs on a second thread with its own connection, so the database stores one batch
-    while this thread reads the next: on two cores that nearly halves an ingest's time. In a
-    transaction, on SQLite or with the inline pipeline, batches are written in place."""
+    """Hands full batches to the writer. Outside a caller's transaction, the writer runs on a
+    second thread with its own connection, so the database stores one batch while this thread
+    reads the next: on two cores that nearly halves an ingest's time. In a transaction or with
+    the inline pipeline, batches are written in place."""
 
     def __init__(self, writer: _BatchWriter, summary: IngestSummary, pipeline: str):
         self.writer = writer
         self.summary = summary
         self.pipeline = pipeline
-        threaded = (
-            connection.vendor == "postgresql" and not connection.in_atomic_block and pipeline != "inline"
-        )
+        threaded = not connection.in_atomic_block and pipeline != "inline"
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="ingest-writer") if threaded else None
         self.pending: Future | None = None
 

@@ -261,7 +261,3 @@ def may_skip_triggers(cursor) -> bool:
     cursor.execute(f"SELECT rolsuper OR {granted} FROM pg_roles WHERE rolname = current_user")
     row = cursor.fetchone()
     return bool(row and row[0])
-
-
-def direct_store_available(cursor) -> bool:
-    return connection.vendor == "postgresql" and may_skip_triggers(cursor)

@@ -1,7 +1,7 @@
 """The ingest's general path: a batch of drafts goes into a temporary staging table in one
-COPY (executemany on SQLite), and a few statements over it store publishers and videos, the
-foreign-key triggers checking every row. Used on SQLite, by roles that may not skip those
-triggers, and for a batch whose fast path (ingest_direct) lost a race with another ingest.
+COPY, and a few statements over it store publishers and videos, the foreign-key triggers
+checking every row. Used by roles that may not skip those triggers (ingest_direct needs
+session_replication_role), and for a batch whose fast path lost a race with another ingest.
 """
 
 from django.db import connection
@@ -19,26 +19,20 @@ class Staging:
     def __init__(self, cursor, dataset_id: int):
         self.cursor = cursor
         self.dataset_id = dataset_id
-        self.postgres = connection.vendor == "postgresql"
         self.with_contents = False
-        json_type = "jsonb" if self.postgres else "text"
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {self.TABLE} (row integer PRIMARY KEY, external_id text, "
             "source text, source_kind text, local_path text, sha256 text, title text, clicks bigint, "
-            f"thumbnail text, metadata {json_type}, topic_id bigint, publisher text, followers bigint)"
+            "thumbnail text, metadata jsonb, topic_id bigint, publisher text, followers bigint)"
         )
         # Autovacuum never visits temporary tables: TRUNCATE leaves no dead rows behind.
-        cursor.execute(f"{'TRUNCATE' if self.postgres else 'DELETE FROM'} {self.TABLE}")
+        cursor.execute(f"TRUNCATE {self.TABLE}")
 
     def load(self, drafts: list[Draft]) -> int:
         columns = ", ".join(Draft._fields)
-        if self.postgres:
-            with self.cursor.cursor.copy(f"COPY {self.TABLE} ({columns}) FROM STDIN") as copy:
-                for draft in drafts:
-                    copy.write_row(draft)
-        else:
-            marks = ", ".join(["%s"] * len(Draft._fields))
-            self.cursor.executemany(f"INSERT INTO {self.TABLE} ({columns}) VALUES ({marks})", drafts)
+        with self.cursor.cursor.copy(f"COPY {self.TABLE} ({columns}) FROM STDIN") as copy:
+            for draft in drafts:
+                copy.write_row(draft)
         self.with_contents = any(draft.sha256 for draft in drafts)
         return len(drafts)
 

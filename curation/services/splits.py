@@ -198,12 +198,6 @@ def split_make(
 
 
 def _members_write(split: Split, members: list[tuple[int, str, bool]]) -> None:
-    if connection.vendor != "postgresql":
-        SplitMember.objects.bulk_create(
-            [SplitMember(split=split, video_id=v, subset=s, is_noise=n) for v, s, n in members],
-            batch_size=5000,
-        )
-        return
     # COPY: a 250,000-video split is one statement instead of fifty batched INSERTs.
     buffer = io.StringIO()
     for video_id, subset, noise in members:

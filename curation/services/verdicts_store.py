@@ -1,17 +1,15 @@
 """Writing one run's verdicts set-based: COPY into a temporary table and one INSERT … ON CONFLICT
-DO UPDATE on PostgreSQL (250,000 verdicts in a few statements), bulk_create with
-update_conflicts elsewhere. Runs inside the caller's transaction.
+DO UPDATE (250,000 verdicts in a few statements). Runs inside the caller's transaction.
 
-On PostgreSQL a verdict that did not change is left as it is, so `VideoVerdict.run` is the run
-that last changed it (every row on other databases); the method's verdicts are still exactly the
-latest run's videos — those it did not judge are deleted."""
+A verdict that did not change is left as it is, so `VideoVerdict.run` is the run that last
+changed it; the method's verdicts are still exactly the latest run's videos — those it did not
+judge are deleted."""
 
 import json
 from collections.abc import Iterator
 
 import numpy as np
 from django.db import connection
-from django.utils import timezone
 
 from curation.errors import CurationError
 from curation.models import AggregationRun, Video, VideoVerdict
@@ -53,41 +51,11 @@ def _rows(verdicts, labels: tuple) -> Iterator[tuple]:
         yield int(video_id), labels[code], confidence, n, documents[key], split, gold
 
 
-def _refuse_foreign(run: AggregationRun, video_ids: np.ndarray) -> None:
-    known = set(Video.objects.filter(dataset_id=run.dataset_id).values_list("id", flat=True).iterator())
-    missing = [int(v) for v in video_ids if int(v) not in known]
-    if missing:
-        raise VerdictStoreError(
-            f"{len(missing)} answered video(s) are not in dataset {run.dataset.slug}: "
-            f"{', '.join(map(str, missing[:MISSING_LISTED]))}"
-        )
-
-
 def verdicts_write(*, run: AggregationRun, verdicts, labels: tuple) -> int:
     """Upsert a verdict per answered video for the run's method; drop the method's older verdicts
     of videos this run did not judge. Refuses videos of another dataset."""
     rows = _rows(verdicts, labels)
     count = verdicts.answers.n_items
-    if connection.vendor != "postgresql":
-        _refuse_foreign(run, np.asarray(verdicts.answers.items))
-        now = timezone.now()
-        VideoVerdict.objects.bulk_create(
-            [
-                VideoVerdict(
-                    video_id=r[0], dataset_id=run.dataset_id, run=run, method=run.method, label=r[1],
-                    confidence=r[2], answers_used=r[3], answers=json.loads(r[4]), disputed=r[5],
-                    from_gold=r[6], updated_at=now,
-                )
-                for r in rows
-            ],
-            batch_size=2000,
-            update_conflicts=True,
-            unique_fields=["video", "method"],
-            update_fields=["dataset", "run", "label", "confidence", "answers_used", "answers", "disputed",
-                           "from_gold", "updated_at"],
-        )  # fmt: skip
-        VideoVerdict.objects.filter(dataset_id=run.dataset_id, method=run.method).exclude(run=run).delete()
-        return count
     table, video = VideoVerdict._meta.db_table, Video._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
