@@ -16,6 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import orjson
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
@@ -24,8 +25,9 @@ from curation.models import (
     SOURCE_MAX_LENGTH,
     Dataset,
     IngestRun,
+    Video,
 )
-from curation.services.ingest_direct import DirectStore, copy_line, may_skip_triggers
+from curation.services.ingest_direct import DirectStore, copy_line, lookup_sql, may_skip_triggers
 from curation.services.ingest_rows import Draft, RowReader, RowRejected
 from curation.services.ingest_staging import Staging
 from curation.services.manifests import RowError, manifest_rows
@@ -55,8 +57,8 @@ class IngestSummary:
 
 
 class _BatchWriter:
-    """Stores batches set-based: the rows go into a temporary staging table in one COPY
-    (executemany on SQLite), and a few statements over it create the publishers, find the
+    """Stores batches set-based: the rows go into a temporary staging table in one COPY,
+    and a few statements over it create the publishers, find the
     rows whose id or contents the dataset already holds, and insert the rest."""
 
     def __init__(
@@ -104,7 +106,7 @@ class _BatchWriter:
                 stored = staging.store(self.run.id)
                 result = list(stored.values()), staging.not_inserted(loaded, stored)
             ids, not_stored = result
-            self._report(not_stored, len(fresh) - len(not_stored))
+            self._report(not_stored, len(fresh) - len(not_stored), fresh)
             IngestRun.objects.filter(id=self.run.id).update(
                 rows_read=self.summary.rows_read,
                 created=self.summary.created,
@@ -138,11 +140,25 @@ class _BatchWriter:
             fresh.append(draft)
         return fresh
 
-    def _report(self, not_inserted: list[tuple[int, str, str | None, int | None, str]], created: int) -> None:
+    def _report(
+        self,
+        not_inserted: list[tuple[int, str, str | None, int | None, str]],
+        created: int,
+        drafts: list[Draft],
+    ) -> None:
         self.summary.created += created
+        stored = [
+            (row, item)
+            for row, item, _, twin_run, by in not_inserted
+            if by == "id" and twin_run != self.run.id
+        ]
+        moved = self._other_file(stored, drafts) if stored else {}
         for row, item, twin, twin_run, by in not_inserted:
             if by == "id" and twin_run != self.run.id:
-                self.summary.unchanged += 1
+                if row in moved:
+                    self.reject(RowError(row, "video", moved[row], item))
+                else:
+                    self.summary.unchanged += 1
             elif by == "id":
                 self.reject(RowError(row, "id", f"duplicate id {item!r} in this manifest", item))
             elif by == "sha256":
@@ -150,6 +166,30 @@ class _BatchWriter:
                 self.reject(RowError(row, "video", reason, item))
             else:
                 self.reject(RowError(row, "id", "conflicts with a video stored at the same time", item))
+
+    def _other_file(self, stored: list[tuple[int, str]], drafts: list[Draft]) -> dict[int, str]:
+        """Rows whose id the dataset already holds for another file: row → reason. Such a row
+        is not 'already present' (its video was not stored), and nothing stored is changed."""
+        by_row = {draft.row: draft for draft in drafts}
+        sql = lookup_sql(Video._meta.db_table, "external_id, source, local_path, sha256", "external_id")
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [orjson.dumps([item for _, item in stored]).decode(), self.dataset.id])
+            known = {row[0]: row[1:] for row in cursor.fetchall()}
+        reasons = {}
+        for row, item in stored:
+            draft = by_row[row]
+            source, local_path, sha256 = known.get(item, (draft.source, draft.local_path, draft.sha256))
+            if draft.source_kind == Video.SourceKind.URL:
+                if source != draft.source:
+                    reasons[row] = f"id {item!r} is already stored for {source!r}, not this URL"
+            elif sha256 and draft.sha256 and sha256 != draft.sha256:
+                what = "this file changed since it" if local_path == draft.local_path else "another file"
+                reasons[row] = (
+                    f"id {item!r} is already stored for {what} (sha256 {sha256[:12]}…): use a new id"
+                )
+            elif not sha256 and local_path and local_path != draft.local_path:
+                reasons[row] = f"id {item!r} is already stored for another file ({local_path})"
+        return reasons
 
 
 class _Batch(list):

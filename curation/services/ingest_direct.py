@@ -101,7 +101,7 @@ class DirectStore:
         if not want_ids or not drafts:
             return []
         cursor.execute(
-            _lookup(Video._meta.db_table, "id", "external_id", "AND ingest_run_id = %s") + " ORDER BY id",
+            lookup_sql(Video._meta.db_table, "id", "external_id", "AND ingest_run_id = %s") + " ORDER BY id",
             [_json([d.external_id for d in drafts]), self.dataset_id, self.run_id],
         )
         return [row[0] for row in cursor.fetchall()]
@@ -112,7 +112,7 @@ class DirectStore:
         hashes = {d.sha256: d for d in drafts if d.sha256}
         if hashes:
             cursor.execute(
-                _lookup(video, "sha256, external_id, ingest_run_id", "sha256"),
+                lookup_sql(video, "sha256, external_id, ingest_run_id", "sha256"),
                 [_json(list(hashes)), self.dataset_id],
             )
             for sha, twin, twin_run in cursor.fetchall():
@@ -120,7 +120,8 @@ class DirectStore:
                 found[d.row] = (d.row, d.external_id, twin, twin_run, "sha256")
         by_id = {d.external_id: d for d in drafts}
         cursor.execute(
-            _lookup(video, "external_id, ingest_run_id", "external_id"), [_json(list(by_id)), self.dataset_id]
+            lookup_sql(video, "external_id, ingest_run_id", "external_id"),
+            [_json(list(by_id)), self.dataset_id],
         )
         for item, twin_run in cursor.fetchall():
             d = by_id[item]
@@ -148,7 +149,7 @@ class DirectStore:
         self.publishers.update(created)
         if len(created) < len(followers):
             cursor.execute(
-                _lookup(table, "external_id, id", "external_id"),
+                lookup_sql(table, "external_id, id", "external_id"),
                 [_json([name for name in followers if name not in created]), self.dataset_id],
             )
             self.publishers.update(cursor.fetchall())
@@ -196,7 +197,7 @@ class DirectStore:
 # (≈ 3 µs each), orjson writes 5,000 names in under a millisecond.
 
 
-def _lookup(table: str, columns: str, key: str, extra: str = "") -> str:
+def lookup_sql(table: str, columns: str, key: str, extra: str = "") -> str:
     """Rows of one dataset whose `key` is in a JSON list (parameters: the list, the dataset id, then
     those of `extra`). One probe of the unique (dataset_id, key) index per value, forced by the
     LATERAL join: with `key = ANY(array)` and the statistics of a table analysed before this dataset

@@ -5,6 +5,7 @@ that are plain strings, public http(s) URLs) takes short paths; anything unusual
 through the full checks.
 """
 
+import difflib
 import re
 from pathlib import Path
 from typing import NamedTuple
@@ -121,7 +122,10 @@ class RowReader:
         self.base_dir = base_dir
         self.run = run
         self.topics: dict[str, int] = {}  # lower-cased name or synonym → topic id
+        self.topic_names: dict[int, str] = {}
+        self.suggested: dict[str, str] = {}
         for topic in Topic.objects.filter(dataset=dataset).only("id", "name", "synonyms"):
+            self.topic_names[topic.id] = topic.name
             for alias in [topic.name, *(topic.synonyms or [])]:
                 self.topics.setdefault(alias.strip().lower(), topic.id)
 
@@ -197,8 +201,23 @@ class RowReader:
             return known
         if not self.dataset.open_world_topics:
             raise RowRejected(
-                "topic", f"unknown topic {name!r} (the dataset does not allow open-world topics)"
+                "topic",
+                f"unknown topic {name!r}{self._suggestions(name)} (the dataset does not allow "
+                "open-world topics)",
             )
         topic, _ = Topic.objects.get_or_create(dataset=self.dataset, name=name)
         self.topics[name.lower()] = topic.id
         return topic.id
+
+    def _suggestions(self, name: str) -> str:
+        """'; did you mean …' with the nearest topic names and synonyms (a synonym names its topic).
+        Kept per name: a manifest may repeat one unknown topic on every row."""
+        if name in self.suggested:
+            return self.suggested[name]
+        close = difflib.get_close_matches(name.strip().lower(), self.topics, n=3, cutoff=0.6)
+        shown = []
+        for alias in close:
+            topic = self.topic_names[self.topics[alias]]
+            shown.append(repr(alias) if alias == topic.lower() else f"{alias!r} (synonym of {topic!r})")
+        self.suggested[name] = "; did you mean " + ", ".join(shown) + "?" if shown else ""
+        return self.suggested[name]

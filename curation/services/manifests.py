@@ -19,6 +19,7 @@ VIDEO_EXTENSIONS = {
     ".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".flv", ".3gp", ".ts", ".wmv",
 }  # fmt: skip
 REQUIRED_FIELD = "video"
+_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,8 @@ def _jsonl_rows(path: Path, progress: Progress | None) -> Iterator[Row]:
         for number, raw in enumerate(f, start=1):
             if progress:
                 progress(len(raw))
+            if number == 1 and raw.startswith(_BOM):  # Windows editors start files with one
+                raw = raw[len(_BOM) :]
             if not raw.strip():
                 continue
             try:  # the common case, fast: orjson reads the bytes and checks their UTF-8
@@ -87,7 +90,9 @@ def _jsonl_rows(path: Path, progress: Progress | None) -> Iterator[Row]:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
-                yield number, RowError(number, "-", f"malformed JSON: {exc.msg} at column {exc.colno}")
+                near = line[max(0, exc.pos - 20) : exc.pos].lstrip()
+                where = f"at character {exc.colno} of the line, after {near!r}" if near else "at its start"
+                yield number, RowError(number, "-", f"malformed JSON: {exc.msg} {where}")
                 continue
             if not isinstance(record, dict):
                 yield number, RowError(number, "-", f"expected a JSON object, got {type(record).__name__}")

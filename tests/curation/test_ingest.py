@@ -304,3 +304,72 @@ def test_the_ingest_run_records_what_happened(dataset, make_clip, write_manifest
     run = IngestRun.objects.get(id=summary.run_id)
     assert (run.status, run.rows_read, run.created, run.rejected) == ("done", 2, 1, 1)
     assert run.errors == [{"row": 2, "field": "video", "reason": "'nope.mp4': no such file", "item": "b"}]
+
+
+def test_the_ingest_command_fails_when_rows_are_rejected_and_keeps_the_good_ones(
+    dataset, make_clip, write_manifest
+):
+    from django.core.management import CommandError, call_command
+
+    make_clip("a.mp4", seconds=1)
+    manifest = write_manifest([{"video": "a.mp4", "id": "a"}, {"video": "missing.mp4", "id": "b"}])
+
+    with pytest.raises(
+        CommandError, match=r"1 of 2 rows rejected \(listed above\); the other rows were stored"
+    ):
+        call_command(
+            "ingest", "--dataset", dataset.slug, str(manifest), "--pipeline", "none", "--no-progress"
+        )
+    assert list(Video.objects.values_list("external_id", flat=True)) == ["a"]
+
+    all_bad = write_manifest([{"video": "missing.mp4", "id": "c"}], name="bad.jsonl")
+    with pytest.raises(CommandError, match="1 of 1 rows rejected .*nothing was stored"):
+        call_command("ingest", "--dataset", dataset.slug, str(all_bad), "--pipeline", "none", "--no-progress")
+
+
+def test_an_id_already_stored_for_another_file_is_reported_not_counted_as_present(
+    dataset, make_clip, write_manifest
+):
+    make_clip("a.mp4", seconds=1)
+    make_clip("b.mp4", seconds=2)
+    video_ingest(dataset=dataset, path=write_manifest([{"video": "a.mp4", "id": "x"}]), pipeline="none")
+
+    again = video_ingest(
+        dataset=dataset,
+        path=write_manifest([{"video": "a.mp4", "id": "x"}, {"video": "b.mp4", "id": "x2"}], name="2.jsonl"),
+        pipeline="none",
+    )
+    reused_manifest = write_manifest([{"video": "b.mp4", "id": "x"}], name="3.jsonl")
+    reused = video_ingest(dataset=dataset, path=reused_manifest, pipeline="none")
+
+    assert (again.unchanged, again.created, again.rejected) == (1, 1, 0)
+    assert (reused.unchanged, reused.created, reused.rejected) == (0, 0, 1)
+    assert reasons(reused)[1].startswith("video: id 'x' is already stored for another file (sha256 ")
+    assert Video.objects.get(external_id="x").local_path.endswith("a.mp4")  # nothing overwritten
+
+
+def test_an_unknown_topic_names_the_nearest_topics_and_synonyms(dataset, make_clip, write_manifest):
+    make_clip("a.mp4", seconds=1)
+    Topic.objects.filter(dataset=dataset, name="pet cat").update(synonyms=["kitten"])
+    manifest = write_manifest([{"video": "a.mp4", "id": "a", "topic": "pet cats"},
+                               {"video": "a.mp4", "id": "b", "topic": "kittens"}])  # fmt: skip
+
+    got = reasons(video_ingest(dataset=dataset, path=manifest, pipeline="none"))
+
+    assert got[1].startswith("topic: unknown topic 'pet cats'; did you mean 'pet cat'")
+    assert "'kitten' (synonym of 'pet cat')" in got[2]
+
+
+def test_a_byte_order_mark_is_read_and_malformed_json_says_where(dataset, make_clip, write_manifest):
+    make_clip("a.mp4", seconds=1)
+    manifest = write_manifest(
+        b'\xef\xbb\xbf{"video": "a.mp4", "id": "a"}\n{"video": "a.mp4", "id": "b" "title": "x"}\n'
+    )
+
+    summary = video_ingest(dataset=dataset, path=manifest, pipeline="none")
+
+    assert summary.created == 1
+    assert reasons(summary)[2] == (
+        "-: malformed JSON: Expecting ',' delimiter at character 30 of the line, "
+        """after '"a.mp4", "id": "b" '"""
+    )

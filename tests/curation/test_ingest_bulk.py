@@ -57,8 +57,11 @@ def test_a_large_manifest_is_written_on_a_second_thread_and_stored_whole(write_m
     assert Publisher.objects.get(dataset=dataset, external_id="user0").followers == 4998  # largest of batch 1
     assert IngestRun.objects.get(id=summary.run_id).status == IngestRun.Status.DONE
     again = video_ingest(dataset=dataset, path=manifest, pipeline="none")
-    # On a re-run the repeated id is simply present already: stored by the first run.
-    assert (again.created, again.unchanged, again.rejected) == (0, 12_002, 0)
+    # On a re-run the repeated id names another URL than the one the first run stored for it.
+    assert (again.created, again.unchanged, again.rejected) == (0, 12_001, 1)
+    assert again.errors[0].reason == (
+        "id 'v5' is already stored for 'https://cdn.example.com/clips/5.mp4', not this URL"
+    )
 
 
 @pytest.mark.django_db(transaction=True)

@@ -46,3 +46,9 @@ class Command(BaseCommand):
         except CurationError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"{dataset.slug}: {summary} (ingest run {summary.run_id})")
+        if summary.rejected:
+            # Scripts must notice: a manifest whose rows were all refused is not a success.
+            stored = "nothing was stored" if not summary.created else "the other rows were stored"
+            raise CommandError(
+                f"{summary.rejected} of {summary.rows_read} rows rejected (listed above); {stored}"
+            )
