@@ -16,6 +16,7 @@ from django.db import connection
 
 CHUNK = 5000  # rows per statement: ~15 MB of Python objects; fewer plans and round trips
 
+TOPIC_ANSWERS = ("yes", "no", "unsure")
 PROBE_FIELDS = (
     "duration", "duration_source", "fps", "width", "height", "rotation", "display_width", "display_height",
     "has_audio", "video_codec", "audio_codec", "container", "size_bytes", "sha256",
@@ -145,6 +146,12 @@ def _json(value):
     return orjson.loads(value) if isinstance(value, str) else value
 
 
+def _answer_counts(answers: dict | None) -> dict[str, int]:
+    """Every topic answer with its count, zeros included: the same keys in every row and format."""
+    answers = answers or {}
+    return {label: int(answers.get(label, 0)) for label in TOPIC_ANSWERS}
+
+
 def _row(record: tuple, method: str | None) -> ExportRow:
     subset, is_noise, video_id, external_id, source, source_kind, local_path, proxy_path, title = record[:9]
     topic, macro, publisher, clicks, thumbnail, metadata = record[9:15]
@@ -175,7 +182,7 @@ def _row(record: tuple, method: str | None) -> ExportRow:
             "method": method,
             "confidence": confidence,
             "answers_used": answers_used,
-            "answers": _json(answers),
+            "answers": _answer_counts(_json(answers)),
             "disputed": disputed,
         },
         "probe": dict(zip(PROBE_FIELDS, probe, strict=True)),
@@ -195,7 +202,11 @@ def _row(record: tuple, method: str | None) -> ExportRow:
         # OCR stage: the video-level subtitle, or null with the reason it is empty.
         "subtitle": None
         if subtitle_id is None
-        else {"text": subtitle_text or None, "reason": subtitle_reason or None, "cues": _json(cues) or []},
+        else {
+            "text": subtitle_text or None,
+            "reason": subtitle_reason or None,
+            "cues": [{"start": start, "end": end, "text": text} for start, end, text in _json(cues) or []],
+        },
         # Model scores come with the models (a later issue); the field is there so readers can rely on it.
         "scores": None,
     }

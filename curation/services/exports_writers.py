@@ -5,6 +5,7 @@ say about the format (classes, the path root, videos left out and why)."""
 
 import csv
 import io
+import os
 import re
 import tarfile
 from collections import Counter
@@ -15,6 +16,7 @@ import orjson
 from curation.errors import CurationError
 from curation.lib.subtitles import Cue, render_srt
 from curation.services.exports_rows import PROBE_FIELDS, ExportRow
+from curation.services.exports_schema import parquet_row, parquet_schema
 
 ROW_GROUP = 10_000  # parquet rows per row group: ~10 MB of Python objects at most
 SHARD_VIDEOS = 1000  # webdataset: a new shard after this many videos …
@@ -169,7 +171,7 @@ class ParquetWriter(Writer):
 
         super().__init__(folder, **kwargs)
         self.pa = pa
-        self.schema = _parquet_schema(pa)
+        self.schema = parquet_schema(pa)
         self.writers = {}
         self.buffers: dict[str, list[dict]] = {}
         for stem in self.stems:
@@ -178,7 +180,7 @@ class ParquetWriter(Writer):
 
     def write(self, row: ExportRow) -> None:
         stem = self.stem(row)
-        self.buffers[stem].append(flat_row(row.data))
+        self.buffers[stem].append(parquet_row(row.data))
         self.rows[f"{stem}.parquet"] += 1
         if len(self.buffers[stem]) >= ROW_GROUP:
             self._flush(stem)
@@ -194,29 +196,22 @@ class ParquetWriter(Writer):
             writer.close()
 
 
-def _parquet_schema(pa):
-    types = {
-        "is_noise": pa.bool_(), "clicks": pa.int64(), "verdict_confidence": pa.float64(),
-        "verdict_answers_used": pa.int32(), "verdict_disputed": pa.bool_(), "duration": pa.float64(),
-        "fps": pa.float64(), "width": pa.int32(), "height": pa.int32(), "rotation": pa.int32(),
-        "display_width": pa.int32(), "display_height": pa.int32(), "has_audio": pa.bool_(),
-        "size_bytes": pa.int64(), "duplicate_group": pa.int64(), "frame_count": pa.int32(),
-        "candidates": pa.list_(pa.int32()), "thumbnail_frame": pa.int32(),
-        "thumbnail_timestamp": pa.float64(), "thumbnail_similarity": pa.float64(),
-        "thumbnail_needs_check": pa.bool_(), "subtitle_cues": pa.int32(),
-    }  # fmt: skip
-    return pa.schema([(name, types.get(name, pa.string())) for name in FLAT_COLUMNS])
-
-
 class MmactionWriter(Writer):
-    """MMAction2 video lists, `<path> <label index>` a line; the index is the line of classes.txt."""
+    """MMAction2 video lists, `<path> <label index>` a line; the index is the line of classes.txt.
+
+    One path rule: every path is relative to the manifest's `root`, the deepest folder that holds
+    every listed file (MMAction2's `data_prefix`). The root is known only at the end, so lines are
+    first written with absolute paths to a side file and made relative once, in `finish`.
+    """
 
     def __init__(self, folder: Path, **kwargs):
         super().__init__(folder, **kwargs)
         self.index = {name: i for i, name in enumerate(self.classes)}
         (folder / "classes.txt").write_text("".join(f"{name}\n" for name in self.classes))
         self.rows["classes.txt"] = len(self.classes)
-        self.files = {stem: self.open(f"{stem}_list.txt", "w") for stem in self.stems}
+        self.absolute = {stem: open(folder / f".{stem}_list.abs", "w") for stem in self.stems}  # noqa: SIM115
+        self.handles.extend(self.absolute.values())
+        self.root: str | None = None
         self.noise: Counter[str] = Counter()
 
     def write(self, row: ExportRow) -> None:
@@ -224,28 +219,32 @@ class MmactionWriter(Writer):
         topic = row.data["topic"]
         if topic is None:
             return self.left_out("no weak topic to use as the label", row)
-        path = self._path(row)
-        if path is None:
-            return self.left_out("no local file or URL", row)
+        if not row.local_path:
+            reason = (
+                "URL source not downloaded (MMAction2 reads local files)"
+                if row.source_kind == "url"
+                else "no local file"
+            )
+            return self.left_out(reason, row)
+        path = os.path.realpath(row.local_path)
         if any(c.isspace() for c in path):
             # MMAction2 splits each line at whitespace: such a path cannot be written as is.
             return self.left_out("path contains whitespace", row)
-        self.files[stem].write(f"{path} {self.index[topic]}\n")
+        folder = os.path.dirname(path)
+        self.root = folder if self.root is None else os.path.commonpath([self.root, folder])
+        self.absolute[stem].write(f"{path} {self.index[topic]}\n")
         self.rows[f"{stem}_list.txt"] += 1
         self.noise[stem] += bool(row.data["is_noise"])
 
-    def _path(self, row: ExportRow) -> str | None:
-        if row.source_kind == "url" and not row.local_path:
-            return row.data["source"]
-        if not row.local_path:
-            return None
-        path = Path(row.local_path)
-        # Relative to the root when under it; otherwise absolute, which os.path.join(root, path)
-        # (MMAction2's data_prefix) leaves as it is.
-        return str(path.relative_to(self.media_root)) if path.is_relative_to(self.media_root) else str(path)
-
     def finish(self) -> None:
-        self.notes["root"] = str(self.media_root)
+        root = self.root or str(self.media_root)
+        for stem, handle in self.absolute.items():
+            handle.close()
+            with open(handle.name) as lines, self.open(f"{stem}_list.txt", "w") as out:
+                for line in lines:
+                    out.write(os.path.relpath(line[: line.rindex(" ")], root) + line[line.rindex(" ") :])
+            os.unlink(handle.name)
+        self.notes["root"] = root
         self.notes["noise_flagged"] = {stem: self.noise[stem] for stem in self.stems}
 
 
@@ -337,7 +336,7 @@ class SrtWriter(Writer):
                 f"subtitles/{safe}.srt" if safe == row.external_id else f"subtitles/{safe}-{row.video_id}.srt"
             )
             text = render_srt(
-                [Cue(n, start, end, text) for n, (start, end, text) in enumerate(cues, start=1)]
+                [Cue(n, cue["start"], cue["end"], cue["text"]) for n, cue in enumerate(cues, start=1)]
             )
             (self.folder / "subtitles").mkdir(exist_ok=True)
             (self.folder / name).write_text(text, encoding="utf-8")

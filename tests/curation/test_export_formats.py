@@ -38,10 +38,12 @@ def test_jsonl_has_one_file_per_subset_that_loads_with_datasets(release):
     noisy = rows["v01"]
     assert noisy["is_noise"] is True and noisy["subset"] == "train"
     assert noisy["verdict"] == {
-        "label": "noise", "method": "mv", "confidence": 0.9, "answers_used": 2, "answers": {"no": 2},
+        "label": "noise", "method": "mv", "confidence": 0.9, "answers_used": 2,
+        "answers": {"yes": 0, "no": 2, "unsure": 0},
         "disputed": False,
     }  # fmt: skip
-    assert noisy["subtitle"]["text"] == "only cue" and noisy["subtitle"]["cues"] == [[0.0, 0.8, "only cue"]]
+    assert noisy["subtitle"]["text"] == "only cue"
+    assert noisy["subtitle"]["cues"] == [{"start": 0.0, "end": 0.8, "text": "only cue"}]
     assert rows["v00"]["publisher"] == "pub0" and rows["v00"]["metadata"] == {"hashtags": ["fyp", "t0"]}
     assert rows["v02"]["subtitle"] == {"text": None, "reason": "no text found", "cues": []}
     assert "scores" in noisy and noisy["scores"] is None
@@ -59,7 +61,7 @@ def test_csv_loads_with_pandas_with_lists_and_dicts_as_json(release):
         assert job.manifest["files"][f"{subset}.csv"]["rows"] == len(frame)
     train = pd.read_csv(folder / "train.csv").set_index("id")
     assert bool(train.loc["v01", "is_noise"]) and train.loc["v01", "verdict_label"] == "noise"
-    assert json.loads(train.loc["v01", "verdict_answers"]) == {"no": 2}
+    assert json.loads(train.loc["v01", "verdict_answers"]) == {"yes": 0, "no": 2, "unsure": 0}
     assert json.loads(train.loc["v00", "candidates"]) == []
     assert (
         train.loc["v00", "subtitle"] == "hello there second line" and train.loc["v00", "subtitle_cues"] == 2
@@ -77,8 +79,29 @@ def test_parquet_loads_with_pandas_and_datasets(release):
         assert set(frame["id"]) == set(loaded[subset]["id"]) == db_ids(subset)
         assert job.manifest["files"][f"{subset}.parquet"]["rows"] == len(frame)
     train = pd.read_parquet(folder / "train.parquet").set_index("id")
-    assert train.loc["v01", "is_noise"] and train.loc["v00", "duration"] == 1.0
+    assert train.loc["v01", "is_noise"] and train.loc["v00", "probe"]["duration"] == 1.0
     assert list(train.loc["v00", "candidates"]) == []
+    # Whole numbers stay integers where some are missing (not float64 with NaN).
+    assert str(train["clicks"].dtype) == "Int64" and str(train["duplicate_group"].dtype) == "Int64"
+    assert train.loc["v01", "verdict"]["answers"] == {"yes": 0, "no": 2, "unsure": 0}
+
+
+def test_jsonl_and_parquet_hold_the_same_rows_in_the_same_schema(release):
+    import pyarrow.parquet as pq
+
+    from curation.services.exports_schema import FIELDS
+
+    _, jsonl = export(release, "jsonl")
+    _, parquet = export(release, "parquet")
+
+    for subset in SUBSETS:
+        lines = [json.loads(line) for line in (jsonl / f"{subset}.jsonl").read_text().splitlines()]
+        rows = pq.read_table(parquet / f"{subset}.parquet").to_pylist()
+        assert [list(r) for r in lines] == [list(r) for r in rows] == [[n for n, *_ in FIELDS]] * len(rows)
+        for line, row in zip(lines, rows, strict=True):
+            for free in ("metadata", "scores"):  # free-form objects are JSON text in Parquet
+                row[free] = None if row[free] is None else json.loads(row[free])
+            assert line == row
 
 
 def read_mmaction_list(path: Path, classes: list[str]) -> list[tuple[str, int]]:
@@ -96,14 +119,21 @@ def test_mmaction_lists_hold_path_and_label_index_of_classes_txt(release, media_
 
     classes = (folder / "classes.txt").read_text().splitlines()
     assert classes == sorted(release.topics.values_list("name", flat=True))
+    listed = 0
     for subset in SUBSETS:
         samples = read_mmaction_list(folder / f"{subset}_list.txt", classes)
-        assert len(samples) == len(db_ids(subset)) == job.manifest["files"][f"{subset}_list.txt"]["rows"]
+        assert len(samples) == job.manifest["files"][f"{subset}_list.txt"]["rows"]
+        listed += len(samples)
     train = dict(read_mmaction_list(folder / "train_list.txt", classes))
-    assert train["clips/v00.mp4"] == classes.index(release.videos.get(external_id="v00").weak_topic.name)
-    assert (Path(job.manifest["format_notes"]["root"]) / "clips/v00.mp4").is_file()
-    assert "https://cdn.example.com/clips/v01.mp4" in train  # URL sources: the URL
-    assert job.manifest["format_notes"]["noise_flagged"] == {"train": 1, "val": 0, "test": 0}
+    root = Path(job.manifest["format_notes"]["root"])
+    assert train["v00.mp4"] == classes.index(release.videos.get(external_id="v00").weak_topic.name)
+    assert root == (media_dir / "clips").resolve()  # the folder that holds every listed file
+    assert all(not Path(path).is_absolute() and (root / path).is_file() for path in train)
+    left = job.manifest["format_notes"]["left_out"]["URL source not downloaded (MMAction2 reads local files)"]
+    assert "v01" in left["examples"]  # a URL is not a path under the root
+    assert listed + left["videos"] == 11
+    # The flagged noisy video (v01) is a URL source, so no listed line is noise.
+    assert job.manifest["format_notes"]["noise_flagged"] == {"train": 0, "val": 0, "test": 0}
 
 
 def test_webdataset_shards_load_with_webdataset_with_the_video_where_there_is_one(release, media_dir):
@@ -183,3 +213,14 @@ def test_a_whole_dataset_export_has_one_videos_file_with_noise_from_the_verdicts
     frame = pd.read_csv(folder / "videos.csv").set_index("id")
     assert len(frame) == 12 and set(frame.loc[frame["is_noise"]].index) == {"v01", "v09"}
     assert frame["subset"].isna().all() and folder.name == f"all-csv-{job.id}"
+
+
+def test_the_readme_documents_every_exported_field():
+    from curation.services.exports_schema import fields_table
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    missing = [
+        name for name, kind, meaning in fields_table() if f"| `{name}` | {kind} | {meaning} |" not in readme
+    ]
+    assert not missing, f"README.md's export table lacks {missing}"
