@@ -11,6 +11,10 @@ SHARED_DATA = Path(
 )
 CROWD = SHARED_DATA / "crowd"
 SNOW = ("rte", "temp", "wsd")
+# Snow et al.'s rating tasks: (lowest, highest) rating. Read as three classes (the range's thirds)
+# so label aggregation applies to them too.
+RATINGS = {"anger": (0.0, 100.0), "valence": (-100.0, 100.0), "wordsim": (0.0, 10.0)}
+ALL = ("bluebirds", *SNOW, *RATINGS)
 
 
 def snow(name: str) -> tuple[list[tuple[str, str, str]], dict[str, str]]:
@@ -35,5 +39,21 @@ def bluebirds() -> tuple[list[tuple[str, str, str]], dict[str, str]]:
     return rows, {str(item): str(answer).lower() for item, answer in truth.items()}
 
 
+def _third(value: str, low: float, high: float) -> str:
+    share = (float(value) - low) / (high - low)
+    return "low" if share < 1 / 3 else "mid" if share < 2 / 3 else "high"
+
+
+def ratings(name: str) -> tuple[list[tuple[str, str, str]], dict[str, str]]:
+    low, high = RATINGS[name]
+    rows, gold = snow(name)
+    return (
+        [(item, worker, _third(label, low, high)) for item, worker, label in rows],
+        {item: _third(label, low, high) for item, label in gold.items()},
+    )
+
+
 def dataset(name: str):
-    return bluebirds() if name == "bluebirds" else snow(name)
+    if name == "bluebirds":
+        return bluebirds()
+    return ratings(name) if name in RATINGS else snow(name)
