@@ -8,6 +8,50 @@ class NoVideoStream(ValueError):
     pass
 
 
+class RefusedFormat(ValueError):
+    """The file is not one of the containers a video may be (see VIDEO_DEMUXERS)."""
+
+
+# ffprobe and ffmpeg pick the demuxer from a file's contents, and some demuxers read other
+# files: an HLS/DASH playlist or a concat script opens the paths it lists (anywhere on disk,
+# outside every media root), image2 expands a number pattern into a sequence. So only
+# single-file containers are read, named by the first name of ffmpeg's demuxer (ffprobe's
+# format_name is the demuxer's whole list, e.g. "mov,mp4,m4a,3gp,3g2,mj2").
+VIDEO_DEMUXERS = frozenset({"asf", "avi", "flv", "matroska", "mov", "mpeg", "mpegts", "ogg"})
+# Audio-only files are opened too, so that they fail as before with "no video stream".
+AUDIO_DEMUXERS = frozenset({"flac", "mp3", "wav"})
+PROBE_DEMUXERS = VIDEO_DEMUXERS | AUDIO_DEMUXERS
+_REFUSED_KINDS = {
+    "hls": "an HLS playlist",
+    "dash": "a DASH manifest",
+    "concat": "a concat script",
+    "image2": "an image sequence",
+}
+
+
+def format_refusal(format_name: str) -> str:
+    """Why a file whose demuxer is `format_name` is not read ("" when it is allowed)."""
+    name = format_name.split(",")[0].strip()
+    if name in PROBE_DEMUXERS:
+        return ""
+    kind = _REFUSED_KINDS.get(name)
+    if kind is None and name.endswith("_pipe"):
+        kind = "a still image"
+    allowed = ", ".join(sorted(VIDEO_DEMUXERS))
+    if kind:
+        return f"the file is {kind} (format {name!r}), not a video container (allowed: {allowed})"
+    return f"the format {name or 'unknown'!r} is not a video container (allowed: {allowed})"
+
+
+def video_demuxer(container: str) -> str:
+    """The demuxer to force (`-f`) when ffmpeg reads a video probed as `container`, so a file
+    changed after the probe is never read as something else. Raises RefusedFormat."""
+    name = container.split(",")[0].strip()
+    if name not in VIDEO_DEMUXERS:
+        raise RefusedFormat(format_refusal(container) or f"{name!r} is not a video container")
+    return name
+
+
 @dataclass(frozen=True)
 class ProbeSummary:
     duration: float | None

@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 
+from curation.lib.probe import VIDEO_DEMUXERS
 from curation.lib.synth import synth_clip
 from curation.models import Dataset
 from curation.services.datasets import dataset_create
@@ -92,8 +93,9 @@ def _demo_thumbnail(clip: Path, folder: Path) -> dict:
     if not target.exists():
         folder.mkdir(parents=True, exist_ok=True)
         done = subprocess.run(
-            [settings.MICROCURATE_FFMPEG, "-v", "error", "-y", "-ss", "1", "-i", str(clip), "-frames:v", "1",
-             "-vf", "scale=320:-2", str(target)],
+            [settings.MICROCURATE_FFMPEG, "-v", "error", "-y", "-protocol_whitelist", "file",
+             "-format_whitelist", ",".join(sorted(VIDEO_DEMUXERS)), "-ss", "1", "-i", str(clip),
+             "-frames:v", "1", "-vf", "scale=320:-2", str(target)],
             capture_output=True, timeout=60,
         )  # fmt: skip
         if done.returncode != 0 or not target.exists():

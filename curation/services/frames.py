@@ -24,6 +24,7 @@ from curation.models import Dataset, Frame, ThumbnailTruth, Video
 from curation.services.frames_decode import decode_frames, working_size
 from curation.services.frames_duplicates import video_duplicates_find, video_duplicates_group, video_signature
 from curation.services.frames_select import Truth, Verdict, frames_classify, thumbnail_load, thumbnail_truth
+from curation.services.probe import probed_demuxer
 from curation.services.sources import local_path_resolve
 
 logger = logging.getLogger("microcurate.frames")
@@ -62,6 +63,7 @@ def video_frames_sample(video: Video) -> dict:
     if not video.display_width or not video.display_height:
         raise StageError("the video has not been probed (no display size)")
     path = _source_path(video)
+    demuxer = probed_demuxer(video)
     dataset = video.dataset
     width, height = working_size(video.display_width, video.display_height)
     folder = video_frames_folder(video)
@@ -71,6 +73,7 @@ def video_frames_sample(video: Video) -> dict:
         sampled = []
         for frame in decode_frames(
             str(path),
+            demuxer=demuxer,
             fps=dataset.sample_fps,
             rotation=video.rotation,
             width=width,
@@ -173,6 +176,23 @@ def _store_truth(video: Video, truth: Truth, frames: list[Frame]) -> None:
             "reason": truth.reason,
         },
     )
+
+
+def video_frames_orphans_remove(video: Video) -> None:
+    """Delete the run folders no Frame row points at: what a run killed before its swap left
+    (a normal run deletes its own folder on any error). Only the stage's claim holder calls it."""
+    folder = video_frames_folder(video)
+    if not folder.is_dir():
+        return
+    images = Frame.objects.filter(video_id=video.id).values_list("image", flat=True)
+    current = {(Path(settings.MEDIA_ROOT) / image).parent for image in images}
+    for run in folder.iterdir():
+        if run not in current:
+            logger.warning("video %s: removing frames of a lost run (%s)", video.id, run.name)
+            if run.is_dir():
+                shutil.rmtree(run, ignore_errors=True)
+            else:
+                run.unlink(missing_ok=True)
 
 
 def _remove_old_runs(keep: Path) -> None:

@@ -10,6 +10,8 @@ The graph (built with ffmpeg-python) is ``fps=F:round=up`` -> rotation -> ``scal
   to the display size also applies a non-square sample aspect ratio.
 * Frames are scaled (area-averaged, never up) so the shorter side is at most WORKING_SHORT_SIDE:
   the size at which curation.lib.quality measures, and the size of the stored JPEGs.
+* The input is read with the demuxer the probe found (``-f``) and only from local files, so a file
+  replaced after the probe by a playlist or a concat script is not followed to other files.
 * ``-xerror`` stops at the first decoding error, so a file that breaks midway fails the stage with
   ffmpeg's reason instead of yielding a silently shortened or smeared set of frames.
 """
@@ -54,12 +56,19 @@ def working_size(
 
 
 def decode_command(
-    path: str, *, fps: float, rotation: int, width: int, height: int, ffmpeg_binary: str = "ffmpeg"
+    path: str,
+    *,
+    demuxer: str,
+    fps: float,
+    rotation: int,
+    width: int,
+    height: int,
+    ffmpeg_binary: str = "ffmpeg",
 ) -> list[str]:
     """The ffmpeg command line writing rgb24 frames of `width` x `height` to stdout."""
     if rotation not in _ROTATIONS:
         raise ValueError(f"rotation {rotation} is not a quarter turn")
-    stream = ffmpeg.input(path, noautorotate=None, xerror=None).video
+    stream = ffmpeg.input(path, f=demuxer, protocol_whitelist="file", noautorotate=None, xerror=None).video
     stream = stream.filter("fps", fps=fps, round="up")
     turns = _ROTATIONS[rotation]
     if turns is None:
@@ -72,7 +81,14 @@ def decode_command(
 
 
 def decode_frames(
-    path: str, *, fps: float, rotation: int, width: int, height: int, ffmpeg_binary: str = "ffmpeg"
+    path: str,
+    *,
+    demuxer: str,
+    fps: float,
+    rotation: int,
+    width: int,
+    height: int,
+    ffmpeg_binary: str = "ffmpeg",
 ) -> Iterator[SampledFrame]:
     """Frames sampled at `fps`, in order, one pass, constant memory (one frame at a time).
 
@@ -80,7 +96,13 @@ def decode_frames(
     frames before the error were yielded: the caller must treat what it got so far as void.
     """
     command = decode_command(
-        path, fps=fps, rotation=rotation, width=width, height=height, ffmpeg_binary=ffmpeg_binary
+        path,
+        demuxer=demuxer,
+        fps=fps,
+        rotation=rotation,
+        width=width,
+        height=height,
+        ffmpeg_binary=ffmpeg_binary,
     )
     frame_bytes = width * height * 3
     # stderr goes to a file: a pipe we did not drain could fill up and block ffmpeg.

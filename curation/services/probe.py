@@ -2,6 +2,7 @@
 
 import hashlib
 import logging
+import re
 import subprocess
 from pathlib import Path
 
@@ -10,12 +11,25 @@ from django.conf import settings
 from django.utils import timezone
 
 from curation.errors import InvalidSource, StageError, TransientStageError
-from curation.lib.probe import NoVideoStream, duration_from_packets, probe_summarise
+from curation.lib.probe import (
+    PROBE_DEMUXERS,
+    NoVideoStream,
+    RefusedFormat,
+    duration_from_packets,
+    format_refusal,
+    probe_summarise,
+    video_demuxer,
+)
 from curation.models import Video
 from curation.services.sources import local_path_resolve, url_download
 
 logger = logging.getLogger("microcurate.probe")
 PROBE_TIMEOUT_SECONDS = 120
+# ffprobe refuses any other demuxer before it reads a header, so a playlist's or a concat
+# script's entries are never opened; only local files may be opened at all.
+_READ_ONLY = {"format_whitelist": ",".join(sorted(PROBE_DEMUXERS)), "protocol_whitelist": "file"}
+# "[hls @ 0x55d6dd8b8280] Format not on whitelist '...'": the log names the demuxer it picked.
+_REFUSED = re.compile(rb"\[(\S+) @ 0x[0-9a-fA-F]+\] Format not on whitelist")
 
 
 def file_sha256(path: Path) -> str:
@@ -35,12 +49,30 @@ def _ffprobe_reason(exc: ffmpeg.Error) -> str:
 def _ffprobe(path: Path, **options) -> dict:
     try:
         return ffmpeg.probe(
-            str(path), cmd=settings.MICROCURATE_FFPROBE, timeout=PROBE_TIMEOUT_SECONDS, **options
+            str(path),
+            cmd=settings.MICROCURATE_FFPROBE,
+            timeout=PROBE_TIMEOUT_SECONDS,
+            **_READ_ONLY,
+            **options,
         )
     except ffmpeg.Error as exc:
+        refused = _REFUSED.search(exc.stderr or b"")
+        if refused:
+            raise StageError(format_refusal(refused.group(1).decode(errors="replace"))) from None
         raise StageError(f"ffprobe could not read the file: {_ffprobe_reason(exc)}") from None
     except subprocess.TimeoutExpired:
         raise TransientStageError(f"ffprobe took longer than {PROBE_TIMEOUT_SECONDS} s") from None
+
+
+def probed_demuxer(video: Video) -> str:
+    """The demuxer every later ffmpeg call forces for `video` (with file-only protocols), so
+    ffmpeg never guesses a format from contents that may have changed since the probe."""
+    if not video.container:
+        raise StageError("the video has not been probed (no container)")
+    try:
+        return video_demuxer(video.container)
+    except RefusedFormat as exc:
+        raise StageError(f"{exc}; probe the video again") from None
 
 
 def _fetch(video: Video) -> Path:
@@ -82,7 +114,8 @@ def video_probe(video: Video) -> dict:
     info = _ffprobe(path)
     try:
         summary = probe_summarise(info)
-    except NoVideoStream as exc:
+        video_demuxer(summary.container)
+    except (NoVideoStream, RefusedFormat) as exc:
         raise StageError(str(exc)) from None
     fields = dict(summary.__dict__)
     if summary.duration is None:
@@ -94,3 +127,10 @@ def video_probe(video: Video) -> dict:
     fields["size_bytes"] = fields["size_bytes"] or path.stat().st_size
     fields["probed_at"] = timezone.now()
     return fields
+
+
+def video_probe_orphans_remove(video: Video) -> None:
+    """A download a killed run left half-written (url_download writes `<name>.part`, then renames)."""
+    folder = Path(settings.MEDIA_ROOT) / "sources" / str(video.dataset_id)
+    for partial in [*folder.glob(f"{video.id}.part"), *folder.glob(f"{video.id}.*.part")]:
+        partial.unlink(missing_ok=True)

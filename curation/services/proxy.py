@@ -15,6 +15,7 @@ from django.conf import settings
 
 from curation.errors import InvalidSource, StageError, TransientStageError
 from curation.models import Video
+from curation.services.probe import probed_demuxer
 from curation.services.sources import local_path_resolve
 
 logger = logging.getLogger("microcurate.proxy")
@@ -40,8 +41,10 @@ def _source(video: Video) -> Path:
         raise StageError(str(exc)) from None
 
 
-def _command(source: Path, target: Path, *, audio: bool) -> list[str]:
-    command = [settings.MICROCURATE_FFMPEG, "-v", "error", "-nostdin", "-y", "-i", str(source)]
+def _command(source: Path, target: Path, *, demuxer: str, audio: bool) -> list[str]:
+    # The probed demuxer and local files only: see curation.services.frames_decode.
+    command = [settings.MICROCURATE_FFMPEG, "-v", "error", "-nostdin", "-y"]
+    command += ["-protocol_whitelist", "file", "-f", demuxer, "-i", str(source)]
     command += ["-map", "0:v:0", "-vf", SCALE, "-c:v", "libx264", "-preset", "veryfast", "-crf", "23"]
     command += ["-profile:v", "main", "-pix_fmt", "yuv420p"]
     if audio:
@@ -52,11 +55,13 @@ def _command(source: Path, target: Path, *, audio: bool) -> list[str]:
     return command
 
 
-def _encode(source: Path, target: Path, *, audio: bool) -> str:
+def _encode(source: Path, target: Path, *, demuxer: str, audio: bool) -> str:
     """Run ffmpeg; '' on success, else its last error line."""
     try:
         done = subprocess.run(
-            _command(source, target, audio=audio), capture_output=True, timeout=PROXY_TIMEOUT_SECONDS
+            _command(source, target, demuxer=demuxer, audio=audio),
+            capture_output=True,
+            timeout=PROXY_TIMEOUT_SECONDS,
         )
     except subprocess.TimeoutExpired:
         raise TransientStageError(f"ffmpeg took longer than {PROXY_TIMEOUT_SECONDS} s") from None
@@ -66,20 +71,30 @@ def _encode(source: Path, target: Path, *, audio: bool) -> str:
     return lines[-1] if lines else f"ffmpeg exited with status {done.returncode}"
 
 
+def _partial_path(target: Path) -> Path:
+    return target.with_name(target.stem + ".part.mp4")
+
+
+def video_proxy_orphans_remove(video: Video) -> None:
+    """The half-written copy of a run that was killed (the claim holder calls it)."""
+    _partial_path(Path(settings.MEDIA_ROOT) / proxy_relative_path(video)).unlink(missing_ok=True)
+
+
 def video_proxy(video: Video) -> dict:
     """Write MEDIA_ROOT/proxies/<dataset>/<video>.mp4; returns the fields to store."""
     source = _source(video)
+    demuxer = probed_demuxer(video)
     relative = proxy_relative_path(video)
     target = Path(settings.MEDIA_ROOT) / relative
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.stem + ".part.mp4")
+    partial = _partial_path(target)
     keep_audio = video.has_audio is not False
-    reason = _encode(source, partial, audio=keep_audio)
+    reason = _encode(source, partial, demuxer=demuxer, audio=keep_audio)
     if reason and keep_audio:
         # A source whose audio stream cannot be decoded still gets a playable, silent proxy;
         # the video stream is what annotators must see. The reason is logged, not hidden.
         logger.warning("video %s: audio not decodable (%s); proxy without audio", video.id, reason)
-        reason = _encode(source, partial, audio=False)
+        reason = _encode(source, partial, demuxer=demuxer, audio=False)
     if reason:
         partial.unlink(missing_ok=True)
         raise StageError(f"ffmpeg could not make a playable copy: {reason}")

@@ -74,6 +74,8 @@ def test_a_file_ffmpeg_cannot_read_fails_the_stage_with_the_reason(dataset, medi
     video_ingest(
         dataset=dataset, path=write_manifest([{"video": str(broken), "id": "broken"}]), pipeline="none"
     )
+    # As if probed: the container the probe found is what ffmpeg is told to read (-f).
+    Video.objects.update(container="mov,mp4,m4a,3gp,3g2,mj2")
     video = Video.objects.get()
 
     assert stage_execute(video_id=video.id, stage_name="proxy") == "failed"
