@@ -78,6 +78,7 @@ class NextTask(WorkerView):
 
 
 class AssignmentDetail(WorkerView):
+    @extend_schema(responses=dict)
     def get(self, request, pk: int):
         assignment = Assignment.objects.filter(id=pk, worker=request.user).first()
         if assignment is None:
@@ -112,6 +113,7 @@ class SubmitAnswer(WorkerView):
 
 
 class UndoAnswer(WorkerView):
+    @extend_schema(request=None, responses=dict)
     def post(self, request, pk: int):
         try:
             assignment = answer_undo(worker=request.user, assignment_id=pk)
@@ -121,6 +123,7 @@ class UndoAnswer(WorkerView):
 
 
 class MyStats(WorkerView):
+    @extend_schema(responses=dict)
     def get(self, request):
         return Response(selectors.worker_stats(worker=request.user))
 
@@ -147,6 +150,7 @@ class DatasetTasks(APIView):
             return refuse(exc)
         return Response({**summary.__dict__, "message": str(summary)}, status=status.HTTP_201_CREATED)
 
+    @extend_schema(responses=dict)
     def get(self, request, slug: str):
         dataset = get_object_or_404(Dataset, slug=slug)
         workers = [

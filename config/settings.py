@@ -46,15 +46,46 @@ def env_list(name: str, default: list[str], separator: str = ",") -> list[str]:
 
 VAR_DIR = Path(env_str("MICROCURATE_VAR_DIR", str(BASE_DIR / "var")))
 
+# "production": HTTPS-only cookies, HSTS and the SSL redirect on by default, DEBUG and a missing
+# or weak DJANGO_SECRET_KEY refused (`manage.py check --deploy` passes). Anything else: development.
+PROFILE = env_str("MICROCURATE_PROFILE", "development")
+if PROFILE not in ("development", "production"):
+    raise ValueError(f"MICROCURATE_PROFILE={PROFILE!r} is neither 'development' nor 'production'")
+PRODUCTION = PROFILE == "production"
+
 DEBUG = env_bool("DJANGO_DEBUG", False)
+if PRODUCTION and DEBUG:
+    raise ValueError("DJANGO_DEBUG must be off with MICROCURATE_PROFILE=production")
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG and env_bool("MICROCURATE_REQUIRE_SECRET_KEY", False):
+if PRODUCTION or env_bool("MICROCURATE_REQUIRE_SECRET_KEY", False):
+    # Every server and worker host must sign with the same key: one generated per host would not do.
+    from config.secret_key import secret_key_weakness
+
+    if not SECRET_KEY:
         raise ValueError("DJANGO_SECRET_KEY must be set in production")
-    # A per-checkout key, stable across restarts, for demos and tests only.
-    SECRET_KEY = "insecure-dev-key-" + str(BASE_DIR)
+    if weakness := secret_key_weakness(SECRET_KEY):
+        raise ValueError(f"DJANGO_SECRET_KEY is refused in production: {weakness}")
+if not SECRET_KEY:
+    from config.secret_key import secret_key_from_file
+
+    # Random, made once per var folder and reused: stable across restarts, never guessable.
+    SECRET_KEY = secret_key_from_file(VAR_DIR / "secret_key")
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+# HTTPS. Off in development (runserver speaks plain HTTP); on by default in production.
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SESSION_COOKIE_SECURE", PRODUCTION)
+CSRF_COOKIE_SECURE = env_bool("DJANGO_CSRF_COOKIE_SECURE", PRODUCTION)
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", PRODUCTION)
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 365 * 24 * 3600 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", PRODUCTION)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", PRODUCTION)
+# Behind a TLS-terminating proxy: the header it sets to "https" (e.g. X-Forwarded-Proto). Only
+# when the proxy always sets or strips it; a client could otherwise claim HTTPS.
+_PROXY_SSL_HEADER = env_str("DJANGO_SECURE_PROXY_SSL_HEADER", "")
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + _PROXY_SSL_HEADER.upper().replace("-", "_"), "https") if _PROXY_SSL_HEADER else None
+)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -166,11 +197,26 @@ CACHES = {
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "frontend:home"
 LOGOUT_REDIRECT_URL = "login"
+# Password guessing (frontend/login_throttle.py): after this many failed sign-ins within the window,
+# further attempts for that username, or from that address, are refused until the window ends.
+# Counted in the cache above: with several server processes, CACHE_URL makes them share the counts.
+MICROCURATE_LOGIN_MAX_FAILURES = env_int("MICROCURATE_LOGIN_MAX_FAILURES", 5)
+MICROCURATE_LOGIN_MAX_FAILURES_PER_ADDRESS = env_int("MICROCURATE_LOGIN_MAX_FAILURES_PER_ADDRESS", 30)
+MICROCURATE_LOGIN_WINDOW_SECONDS = env_int("MICROCURATE_LOGIN_WINDOW_SECONDS", 15 * 60)
+# The request header holding the client's address when a proxy in front sets it (e.g. X-Real-IP);
+# empty: the connection's address. Only a header the proxy always overwrites: clients can send any.
+MICROCURATE_CLIENT_ADDRESS_HEADER = env_str("MICROCURATE_CLIENT_ADDRESS_HEADER", "")
+# API tokens stop working this many hours after they were made (0: never); renew with
+# `manage.py drf_create_token -r USER`.
+MICROCURATE_TOKEN_TTL_HOURS = env_int("MICROCURATE_TOKEN_TTL_HOURS", 30 * 24)
+# The OpenAPI schema and Swagger UI describe every endpoint: staff only unless this is on.
+MICROCURATE_API_DOCS_PUBLIC = env_bool("MICROCURATE_API_DOCS_PUBLIC", False)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        # Token first: an anonymous request then gets 401 with WWW-Authenticate, not 403.
-        "rest_framework.authentication.TokenAuthentication",
+        # Token first: an anonymous request then gets 401 with WWW-Authenticate, not 403. DRF's
+        # token check plus expiry (MICROCURATE_TOKEN_TTL_HOURS), in one statement.
+        "annotator.permissions.CrowdworkerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -182,7 +228,7 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "MicroCurate API",
     "DESCRIPTION": "Turn weakly labelled micro-videos into a verified, versioned dataset.",
     "VERSION": "1",
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_PERMISSIONS": ["config.api_docs.ApiDocsReader"],
     # Swagger UI from the installed sidecar package, not a CDN: works offline.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -3,9 +3,25 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from frontend.login import (
+    ThrottledAdminAuthenticationForm,
+    ThrottledAuthenticationForm,
+    answer_429_when_throttled,
+)
+
+# Both sign-in pages count failed passwords and refuse guessing (frontend/login_throttle.py).
+admin.site.login_form = ThrottledAdminAuthenticationForm
+
 urlpatterns = [
+    path("admin/login/", answer_429_when_throttled(admin.site.login)),
     path("admin/", admin.site.urls),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path(
+        "accounts/login/",
+        answer_429_when_throttled(
+            auth_views.LoginView.as_view(authentication_form=ThrottledAuthenticationForm)
+        ),
+        name="login",
+    ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", include("curation.urls")),
     path("api/v1/annotation/", include("annotator.urls")),

@@ -199,6 +199,21 @@ def _release_expired(expired: list[Assignment]) -> None:
     )
 
 
+def leases_revoke(*, worker: AbstractBaseUser) -> int:
+    """End every lease the worker holds, at once (staff paused them or excluded their answers): open
+    slots go back to the pool as if expired, and answered slots' leases end, which closes their undo
+    window. Media links check the lease (services/media.py), so every link made for the worker stops
+    working too; otherwise a paused worker kept watching and reading held tasks until the leases
+    ran out (issue 13). The caller holds the worker's profile row lock. Returns the slots freed."""
+    now = timezone.now()
+    held = list(Assignment.objects.filter(worker=worker, state=Assignment.State.OPEN))
+    _release_expired(held)
+    Assignment.objects.filter(
+        worker=worker, state=Assignment.State.ANSWERED, lease_expires_at__gt=now
+    ).update(lease_expires_at=now)
+    return len(held)
+
+
 def _open_slot(
     *, worker, dataset: Dataset | None, kind: str | None, now: datetime
 ) -> tuple[Assignment | None, bool]:

@@ -9,6 +9,7 @@ from django.db import transaction
 from annotator.conf import annotation_config
 from annotator.models import AnnotatorProfile, Answer, Task
 from annotator.services.answers import task_recompute
+from annotator.services.assignment import leases_revoke
 from curation.models import Dataset
 
 
@@ -75,10 +76,13 @@ def annotator_quality(*, dataset: Dataset) -> list[WorkerQuality]:
 
 @transaction.atomic
 def annotator_set_paused(*, worker: AbstractBaseUser, paused: bool) -> AnnotatorProfile:
+    """Pause (or resume) a worker; pausing also ends every lease they hold (leases_revoke)."""
     AnnotatorProfile.objects.get_or_create(user=worker)
     profile = AnnotatorProfile.objects.select_for_update().get(user=worker)
     profile.is_paused = paused
     profile.save(update_fields=["is_paused", "updated_at"])
+    if paused:
+        leases_revoke(worker=worker)
     return profile
 
 
@@ -90,6 +94,8 @@ def annotator_set_excluded(*, worker: AbstractBaseUser, excluded: bool) -> int:
     profile = AnnotatorProfile.objects.select_for_update().get(user=worker)
     profile.answers_excluded = excluded
     profile.save(update_fields=["answers_excluded", "updated_at"])
+    if excluded:  # what they hold would not count: free it for a worker whose answer does
+        leases_revoke(worker=worker)
     task_ids = Answer.objects.filter(worker=worker, is_gold=False).values_list("task_id", flat=True)
     tasks = Task.objects.select_for_update().filter(id__in=list(task_ids)).order_by("id")
     count = 0

@@ -2,8 +2,11 @@
 look-up and the crowdworker check are one statement (annotator.permissions); the refusals are
 DRF's own."""
 
+from datetime import timedelta
+
 import pytest
 from django.test import Client
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from annotator.models import Answer, Assignment
@@ -81,3 +84,55 @@ def test_a_thumbnail_task_lists_its_candidate_frames_in_order_with_their_numbers
         (frame.id, number, frame.timestamp) for number, frame in enumerate(frames, start=1)
     ]
     assert all(f["url"].startswith(f"{API}/media/") for f in task["frames"])
+
+
+def age(token: Token, hours: float) -> Token:
+    Token.objects.filter(key=token.key).update(created=timezone.now() - timedelta(hours=hours))
+    return token
+
+
+def test_a_token_older_than_its_lifetime_is_refused_and_leases_nothing(settings, worker1, topic_tasks):
+    settings.MICROCURATE_TOKEN_TTL_HOURS = 24
+    old = age(Token.objects.create(user=worker1), hours=25)
+
+    refused = Client(HTTP_AUTHORIZATION=f"Token {old.key}").post(
+        f"{API}/next/", {}, content_type="application/json"
+    )
+
+    assert refused.status_code == 401 and "expired" in refused.json()["detail"]
+    assert not Assignment.objects.filter(worker__isnull=False).exists()
+
+
+def test_a_token_within_its_lifetime_works(settings, worker1, dataset, topic_tasks):
+    settings.MICROCURATE_TOKEN_TTL_HOURS = 24
+    young = age(Token.objects.create(user=worker1), hours=23)
+
+    taken = Client(HTTP_AUTHORIZATION=f"Token {young.key}").post(
+        f"{API}/next/", {"dataset": dataset.slug}, content_type="application/json"
+    )
+
+    assert taken.status_code == 200
+
+
+def test_with_a_lifetime_of_zero_tokens_never_expire(settings, worker1, dataset, topic_tasks):
+    settings.MICROCURATE_TOKEN_TTL_HOURS = 0
+    ancient = age(Token.objects.create(user=worker1), hours=24 * 365 * 20)
+
+    taken = Client(HTTP_AUTHORIZATION=f"Token {ancient.key}").post(
+        f"{API}/next/", {"dataset": dataset.slug}, content_type="application/json"
+    )
+
+    assert taken.status_code == 200
+
+
+def test_an_expired_staff_token_is_refused_by_the_dataset_api_too_until_renewed(settings, curator, dataset):
+    settings.MICROCURATE_TOKEN_TTL_HOURS = 24
+    old = age(Token.objects.create(user=curator), hours=25)
+
+    refused = Client(HTTP_AUTHORIZATION=f"Token {old.key}").get("/api/v1/datasets/")
+    old.delete()  # what `manage.py drf_create_token -r curator` does
+    renewed = Token.objects.create(user=curator)
+    accepted = Client(HTTP_AUTHORIZATION=f"Token {renewed.key}").get("/api/v1/datasets/")
+
+    assert refused.status_code == 401 and "expired" in refused.json()["detail"]
+    assert accepted.status_code == 200
