@@ -4,23 +4,30 @@ In: CSV or TSV with a header naming `item`, `worker`, `label` and optionally `go
 columns are ignored). Out: `item,label,confidence`, one row per item in first-seen order. The
 file is read as a stream into integer codes; a file with bad rows is refused whole, naming each
 row by its line number, and the verdicts file appears only complete (written aside, then
-renamed), so an audit never reads a half-written or partly aggregated result.
+renamed), so an audit never reads a half-written or partly aggregated result. Lines may end in
+LF, CRLF or a bare CR; a row the csv module cannot read (a field over 128 KiB, broken quoting, a
+NUL byte, bytes that are not UTF-8) is a bad row like the others. Text cells of the verdicts file
+are neutralised against spreadsheet formulas (curation.lib.csvfiles).
+
+A worker answering the same item more than once is refused by default (`repeated="refuse"`);
+`first` or `last` keeps one answer per worker and item, `all` keeps every answer and each one
+counts as a vote, as crowd-kit counts them (the maths in ml.aggregate works per answer row).
 """
 
-import csv
 import os
 import tempfile
 from array import array
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from curation.errors import CurationError
+from curation.lib.csvfiles import SafeWriter, UnreadableFile, table_open
 from ml.aggregate import NO_GOLD, AggregationError, Answers, aggregate
 
 REQUIRED = ("item", "worker", "label")
+REPEATED = ("refuse", "first", "last", "all")
 MAX_LISTED = 20
 # Evidence (bench/bench_aggregate.py, simulated USV verification): with two answers per item
 # majority vote beats Dawid–Skene; from three answers on, Dawid–Skene wins clearly.
@@ -42,34 +49,32 @@ class AggregateFileSummary:
     label_counts: dict = field(default_factory=dict)
     iterations: int = 0
     out: Path | None = None
+    repeated: "Repeats | None" = None
 
     def __str__(self) -> str:
         counts = ", ".join(f"{label}: {count}" for label, count in self.label_counts.items())
         extra = f", {self.iterations} EM iterations" if self.method == "ds" else ""
+        repeats = f"; {self.repeated}" if self.repeated and self.repeated.rows else ""
         return (
             f"{self.items} items from {self.answers} answers by {self.workers} workers "
-            f"({self.gold_items} with gold), method {self.method}{extra}; verdicts {counts}"
+            f"({self.gold_items} with gold), method {self.method}{extra}{repeats}; verdicts {counts}"
         )
 
 
-def _delimiter(path: Path, header: str) -> str:
-    if path.suffix.lower() == ".tsv":
-        return "\t"
-    if path.suffix.lower() == ".csv":
-        return ","
-    return "\t" if "\t" in header else ","
+@dataclass(frozen=True)
+class Repeats:
+    """Answers that repeat a (worker, item) pair: what was found and what `policy` left out."""
 
+    policy: str
+    rows: int  # answers after the first of their pair
+    pairs: int
+    dropped: int
 
-def _lines(path: Path, errors: list[str]) -> Iterator[str]:
-    """Decoded lines; a line that is not UTF-8 is reported and read as empty (csv skips it)."""
-    with open(path, "rb") as f:
-        for number, raw in enumerate(f, start=1):
-            try:
-                text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError as exc:
-                errors.append(f"line {number}: not valid UTF-8 (byte 0x{raw[exc.start]:02x})")
-                text = "\n"
-            yield text
+    def __str__(self) -> str:
+        found = f"{self.rows} repeated answers ({self.pairs} worker–item pairs)"
+        if self.policy == "all":
+            return f"{found}, all counted"
+        return f"{found}, {self.dropped} dropped (kept the {self.policy})"
 
 
 def _class_order(value: str) -> tuple:
@@ -79,15 +84,23 @@ def _class_order(value: str) -> tuple:
         return (1, 0.0, value)
 
 
-def answers_file_read(path: Path) -> Answers:
+def answers_file_read(path: Path, *, repeated: str = "refuse") -> tuple[Answers, Repeats]:
     path = Path(path)
+    if repeated not in REPEATED:
+        raise AnswersFileError(f"repeated must be one of {', '.join(REPEATED)}, not {repeated!r}")
     if not path.is_file():
         raise AnswersFileError(f"answers file {str(path)!r} does not exist")
-    errors: list[str] = []
-    lines = _lines(path, errors)
-    header_line = next(lines, "")
-    delimiter = _delimiter(path, header_line)
-    header = [name.strip().lower() for name in next(csv.reader([header_line], delimiter=delimiter), [])]
+    try:
+        return _read(path, repeated)
+    except UnreadableFile as exc:
+        raise AnswersFileError(f"{path.name}: {exc}; nothing aggregated") from None
+
+
+def _read(path: Path, repeated: str) -> tuple[Answers, Repeats]:
+    table = table_open(path)
+    if table.header_error:
+        raise AnswersFileError(f"{path.name}: the header (line 1) cannot be read: {table.header_error}")
+    header = [name.strip().lower() for name in table.header or []]
     missing = [name for name in REQUIRED if name not in header]
     if missing:
         raise AnswersFileError(
@@ -100,22 +113,30 @@ def answers_file_read(path: Path) -> Answers:
     columns = {name: array("q") for name in REQUIRED}
     line_numbers = array("q")
     gold: dict[int, tuple[str, int]] = {}
-    reader = csv.reader(lines, delimiter=delimiter)
-    for row in reader:
-        if not row or not any(cell.strip() for cell in row):
+    errors: list[str] = []
+    for row in table.rows:
+        number = row.line
+        if row.fields is None:
+            errors.append(f"line {number}: {row.error}")
             continue
-        number = reader.line_num + 1  # the header line was read before the reader started
-        if len(row) < width:
-            errors.append(f"line {number}: {len(row)} field(s), the header has {len(header)}")
+        if not any(cell.strip() for cell in row.fields):
             continue
-        values = {name: row[index].strip() for name, index in where.items()}
+        if len(row.fields) < width:
+            errors.append(f"line {number}: {len(row.fields)} field(s), the header has {len(header)}")
+            continue
+        values = {name: row.fields[index].strip() for name, index in where.items()}
+        if row.spanned(*values.values()):
+            errors.append(
+                f"line {number}: a quoted field runs on to line {row.last_line}; is a quote not closed?"
+            )
+            continue
         empty = [name for name in REQUIRED if not values[name]]
         if empty:
             errors.append(f"line {number}: empty {', '.join(empty)}")
             continue
         for name in REQUIRED:
-            table = codes[name]
-            columns[name].append(table.setdefault(values[name], len(table)))
+            table_codes = codes[name]
+            columns[name].append(table_codes.setdefault(values[name], len(table_codes)))
         line_numbers.append(number)
         known = values.get("gold", "")
         if known:
@@ -130,45 +151,76 @@ def answers_file_read(path: Path) -> Answers:
         raise AnswersFileError(f"{path.name}: no answers below the header")
     item = np.frombuffer(columns["item"], dtype=np.int64)
     worker = np.frombuffer(columns["worker"], dtype=np.int64)
-    errors += _repeated_answers(item, worker, np.frombuffer(line_numbers, dtype=np.int64), codes)
-    if errors:
-        errors.sort(key=lambda text: int(text.split(":", 1)[0].removeprefix("line ")))
-        listed = "\n  ".join(errors[:MAX_LISTED])
-        more = f"\n  … and {len(errors) - MAX_LISTED} more" if len(errors) > MAX_LISTED else ""
-        raise AnswersFileError(
-            f"{path.name}: {len(errors)} bad row(s), nothing aggregated:\n  {listed}{more}"
+    label = np.frombuffer(columns["label"], dtype=np.int64)
+    lines = np.frombuffer(line_numbers, dtype=np.int64)
+    keep, repeats, repeated_rows = _repeats(item, worker, lines, codes, repeated)
+    if errors or repeated_rows:
+        total = len(errors) + (repeats.rows if repeated_rows else 0)
+        errors = sorted(
+            errors + repeated_rows, key=lambda text: int(text.split(":", 1)[0].removeprefix("line "))
         )
+        listed = "\n  ".join(errors[:MAX_LISTED])
+        more = f"\n  … and {total - MAX_LISTED} more" if total > MAX_LISTED else ""
+        hint = (
+            f"\n{repeats.rows} row(s) repeat a worker's answer to the same item ({repeats.pairs} "
+            "worker–item pair(s)): choose what to keep with --repeated first, last or all"
+            if repeated_rows
+            else ""
+        )
+        raise AnswersFileError(
+            f"{path.name}: {total} bad row(s), nothing aggregated:\n  {listed}{more}{hint}"
+        )
+    if keep is not None:
+        item, worker, label = item[keep], worker[keep], label[keep]
 
-    classes = sorted(set(codes["label"]) | {value for value, _ in gold.values()}, key=_class_order)
+    # Classes are the labels of the answers kept (a label only a dropped repeat gave is none).
+    names = list(codes["label"])
+    classes = sorted(
+        {names[k] for k in np.unique(label)} | {value for value, _ in gold.values()}, key=_class_order
+    )
     position = {value: k for k, value in enumerate(classes)}
-    remap = np.array([position[value] for value in codes["label"]], dtype=np.int64)
+    remap = np.array([position.get(value, -1) for value in names], dtype=np.int64)
     gold_codes = np.full(len(codes["item"]), NO_GOLD, dtype=np.int64)
     for item_code, (value, _) in gold.items():
         gold_codes[item_code] = position[value]
-    return Answers(
+    answers = Answers(
         item=item,
         worker=worker,
-        label=remap[np.frombuffer(columns["label"], dtype=np.int64)],
+        label=remap[label],
         items=tuple(codes["item"]),
         workers=tuple(codes["worker"]),
         classes=tuple(classes),
         gold=gold_codes,
     )
+    return answers, repeats
 
 
-def _repeated_answers(item: np.ndarray, worker: np.ndarray, lines: np.ndarray, codes: dict) -> list[str]:
-    """A worker answers an item once; a second answer is a data error, not an extra vote."""
-    if item.size == 0:
-        return []
-    key = item * len(codes["worker"]) + worker
+def _repeats(
+    item: np.ndarray, worker: np.ndarray, lines: np.ndarray, codes: dict, policy: str
+) -> tuple[np.ndarray | None, Repeats, list[str]]:
+    """Which answers to keep (None: all), what repeats there were, and under `refuse` the first
+    repeats as bad rows. Answers are in file order, so "first" and "last" are by line."""
+    key = item * max(len(codes["worker"]), 1) + worker
     order = np.argsort(key, kind="stable")
-    repeated = np.flatnonzero(key[order][1:] == key[order][:-1]) + 1
-    items, workers = list(codes["item"]), list(codes["worker"])
-    return [
-        f"line {lines[order[i]]}: worker {workers[worker[order[i]]]!r} already answered item "
-        f"{items[item[order[i]]]!r} on line {lines[order[i - 1]]}"
-        for i in repeated
-    ]
+    again = key[order][1:] == key[order][:-1]  # True where an answer repeats the one before it
+    rows = int(again.sum())
+    pairs = int((again & ~np.r_[False, again[:-1]]).sum()) if rows else 0
+    if not rows or policy == "all":
+        return None, Repeats(policy, rows, pairs, 0), []
+    if policy == "refuse":  # each repeat is a bad row; the first MAX_LISTED by line are named
+        later, earlier = order[1:][again], order[:-1][again]
+        first = np.argsort(later, kind="stable")[:MAX_LISTED]
+        items, workers = list(codes["item"]), list(codes["worker"])
+        listed = [
+            f"line {lines[later[k]]}: worker {workers[worker[later[k]]]!r} already answered item "
+            f"{items[item[later[k]]]!r} on line {lines[earlier[k]]}"
+            for k in first
+        ]
+        return None, Repeats(policy, rows, pairs, 0), listed
+    dropped = order[1:][again] if policy == "first" else order[:-1][again]
+    keep = np.ones(item.size, dtype=bool)
+    keep[dropped] = False
+    return keep, Repeats(policy, rows, pairs, int(dropped.size)), []
 
 
 def method_resolve(method: str, answers: Answers) -> str:
@@ -179,14 +231,14 @@ def method_resolve(method: str, answers: Answers) -> str:
 
 
 def answers_file_aggregate(
-    *, path: Path, out: Path, method: str = "auto", negative: str | None = None
+    *, path: Path, out: Path, method: str = "auto", negative: str | None = None, repeated: str = "refuse"
 ) -> AggregateFileSummary:
     path, out = Path(path), Path(out)
     if out.resolve() == path.resolve():
         raise AnswersFileError("the verdicts file must not overwrite the answers file")
     if not out.parent.is_dir():
         raise AnswersFileError(f"folder {str(out.parent)!r} for the verdicts file does not exist")
-    answers = answers_file_read(path)
+    answers, repeats = answers_file_read(path, repeated=repeated)
     chosen = method_resolve(method, answers)
     try:
         result = aggregate(answers, chosen, negative=negative)
@@ -196,7 +248,7 @@ def answers_file_aggregate(
     handle, partial = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".partial")
     try:
         with os.fdopen(handle, "w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f, delimiter=delimiter, lineterminator="\n")
+            writer = SafeWriter(f, delimiter=delimiter, lineterminator="\n")
             writer.writerow(("item", "label", "confidence"))
             labels = [answers.classes[k] for k in result.label]
             writer.writerows(zip(answers.items, labels, (f"{c:.4f}" for c in result.confidence), strict=True))
@@ -216,4 +268,5 @@ def answers_file_aggregate(
         label_counts={c: int(n) for c, n in zip(answers.classes, counts, strict=True)},
         iterations=result.iterations,
         out=out,
+        repeated=repeats,
     )

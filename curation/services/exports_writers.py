@@ -3,7 +3,6 @@ one media file in memory; files are named by subset (`train.jsonl`, `val.csv`, â
 exported, `videos.*` otherwise. `close()` returns the rows of each file and what the manifest must
 say about the format (classes, the path root, videos left out and why)."""
 
-import csv
 import io
 import os
 import re
@@ -14,6 +13,7 @@ from pathlib import Path
 import orjson
 
 from curation.errors import CurationError
+from curation.lib.csvfiles import SafeWriter
 from curation.lib.subtitles import Cue, render_srt
 from curation.services.exports_rows import PROBE_FIELDS, ExportRow
 from curation.services.exports_schema import parquet_row, parquet_schema
@@ -152,7 +152,8 @@ class CsvWriter(Writer):
         super().__init__(folder, **kwargs)
         self.files = {}
         for stem in self.stems:
-            writer = csv.writer(self.open(f"{stem}.csv", "w"))
+            # Titles and other text come from uploaders: formula-safe cells (see csvfiles).
+            writer = SafeWriter(self.open(f"{stem}.csv", "w"))
             writer.writerow(FLAT_COLUMNS)
             self.files[stem] = writer
 
@@ -321,7 +322,7 @@ class SrtWriter(Writer):
 
     def __init__(self, folder: Path, **kwargs):
         super().__init__(folder, **kwargs)
-        self.index = csv.writer(self.open("index.csv", "w"))
+        self.index = SafeWriter(self.open("index.csv", "w"))
         self.index.writerow(["id", "subset", "file", "cues", "reason"])
 
     def write(self, row: ExportRow) -> None:

@@ -140,8 +140,10 @@ def test_bad_rows_are_listed_by_line_and_nothing_is_written(tmp_path):
         "line 4: empty worker",
         "line 5: 2 field(s), the header has 4",
         "line 6: worker 'w1' already answered item 'a' on line 2",
-        "line 7: not valid UTF-8 (byte 0xe9)",
+        "line 7: not valid UTF-8 (byte 0xe9 at column 9)",
         "line 9: gold 'no' for item 'e' contradicts 'yes' on line 8",
+        "1 row(s) repeat a worker's answer to the same item (1 worker–item pair(s)): choose what to keep "
+        "with --repeated first, last or all",
     ]
     assert out.read_text() == "item,label,confidence\nkept,yes,1.0000\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["answers.csv", "verdicts.csv"]

@@ -57,22 +57,22 @@ def test_bad_rows_are_reported_by_line_and_field_and_good_rows_are_kept(dataset,
         b"nope,w1,yes,\n"  # 3: unknown video
         b"v1,,yes,\n"  # 4: empty worker
         b"v1,w2,yes,\n"  # 5: good
-        b"v1,w2,no,\n"  # 6: a different answer for (v1, w2)
+        b'v1,"w6"x,no,\n'  # 6: text after a closing quote
         b"v2,w1,no,\n"  # 7: a different answer than the earlier import's
         b"v1,w3,\xff\xfe,\n"  # 8: not UTF-8
         b"v1,w4,no,perhaps\n"  # 9: gold not understood
         b"v1\n"  # 10: too few fields
-        b"v1,w2,yes,\n"  # 11: same answer again: skipped
+        b"v1,w2,yes,\n"  # 11: same answer again: left out
     )
     summary = answers_import(dataset=dataset, path=path)
 
-    assert (summary.created, summary.unchanged, summary.rejected) == (1, 1, 8)
+    assert (summary.created, summary.unchanged, summary.rejected, summary.repeated) == (1, 0, 8, 1)
     errors = {e.row: (e.field, e.reason) for e in summary.errors}
     assert errors[2] == ("answer", "'maybe' is not an answer we understand (yes/no/unsure, y/n, 1/0, "
                                    "true/false, can't tell)")  # fmt: skip
     assert errors[3] == ("video", "no video 'nope' in dataset usv-sample")
     assert errors[4] == ("worker", "empty worker id")
-    assert errors[6][0] == "answer" and "already answered 'yes' for video 'v1' (line 5)" in errors[6][1]
+    assert errors[6] == ("line", "not readable as CSV: ',' expected after '\"'")
     assert "already answered 'yes' for video 'v2' (an earlier import)" in errors[7][1]
     assert errors[8] == ("line", "not valid UTF-8 (byte 0xff at column 7)")
     assert errors[9][0] == "gold" and errors[10][0] == "line"
@@ -97,7 +97,7 @@ def test_contradicting_gold_for_a_video_is_a_row_error(dataset, tmp_path):
         (b"video,worker,answer\n", "no answers below the header"),
         (b"video,annotator_name,verdict\nv1,w1,yes\n", "lacks the column(s) worker, answer"),
         (b"video,item,worker,answer\nv1,v1,w,yes\n", "names the video column twice"),
-        (b"\xff\xfevideo,worker,answer\nv1,w1,yes\n", "empty or its header is not UTF-8"),
+        (b"\xff\xfevideo,worker,answer\nv1,w1,yes\n", "the header (line 1) cannot be read: not valid UTF-8"),
     ],
 )
 def test_a_bad_file_is_refused_before_anything_is_stored(dataset, tmp_path, content, message):

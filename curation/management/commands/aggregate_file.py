@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from curation.errors import CurationError
-from curation.services.aggregate import answers_file_aggregate
+from curation.services.aggregate import REPEATED, answers_file_aggregate
 
 
 class Command(BaseCommand):
@@ -25,6 +25,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--negative", help="the label that means No for --method usv (default: no/false/0)"
         )
+        parser.add_argument(
+            "--repeated",
+            choices=REPEATED,
+            default="refuse",
+            help="a worker who answered the same item more than once: keep the first or the last "
+            "answer, or all of them (each counts, as in crowd-kit); refuse (default) refuses the file",
+        )
 
     def handle(self, *args, **options):
         try:
@@ -33,6 +40,7 @@ class Command(BaseCommand):
                 out=options["out"],
                 method=options["method"],
                 negative=options["negative"],
+                repeated=options["repeated"],
             )
         except CurationError as exc:
             raise CommandError(str(exc)) from None

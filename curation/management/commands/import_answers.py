@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from curation.errors import CurationError
 from curation.models import Dataset
-from curation.services.answers_import import answers_import
+from curation.services.answers_import import REPEATED, answers_import
 
 LISTED = 20
 
@@ -17,6 +17,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--dataset", required=True, help="dataset slug")
+        parser.add_argument(
+            "--repeated",
+            choices=REPEATED,
+            default="refuse",
+            help="when a worker answered the same video more than once in the file: store the first or "
+            "the last answer; refuse (default) refuses a file where they differ. all cannot be stored "
+            "(one answer per worker and video); aggregate_file --repeated all counts every answer",
+        )
         parser.add_argument("file", type=Path)
 
     def handle(self, *args, **options):
@@ -24,7 +32,7 @@ class Command(BaseCommand):
         if dataset is None:
             raise CommandError(f"no dataset {options['dataset']!r}")
         try:
-            summary = answers_import(dataset=dataset, path=options["file"])
+            summary = answers_import(dataset=dataset, path=options["file"], repeated=options["repeated"])
         except CurationError as exc:
             raise CommandError(str(exc)) from None
         for error in summary.errors[:LISTED]:
