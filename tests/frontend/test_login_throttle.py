@@ -9,7 +9,7 @@ import uuid
 import pytest
 from django.conf import settings
 from django.core.cache import cache
-from django.test import Client
+from django.test import Client, override_settings
 
 pytestmark = pytest.mark.django_db
 LOGIN = "/accounts/login/"
@@ -127,26 +127,28 @@ def test_a_crowdworker_with_the_right_password_at_the_admin_login_is_not_counted
     assert sign_in(Client(), "worker1", "pw-worker1").status_code == 302
 
 
-def test_counts_in_redis_are_shared_and_expire_with_the_window(settings, worker1):
+def test_with_redis_the_counts_live_there_for_every_process_and_expire_with_the_window(settings, worker1):
     if not settings.CELERY_BROKER_URL.startswith("redis://"):
         pytest.skip("needs a Redis server (CELERY_BROKER_URL=redis://…)")
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": settings.CELERY_BROKER_URL,
-            "KEY_PREFIX": f"test-login-{uuid.uuid4().hex}",
-        }
-    }
-    settings.MICROCURATE_LOGIN_WINDOW_SECONDS = 1
-    guess("worker1", settings.MICROCURATE_LOGIN_MAX_FAILURES)
-
     import redis
 
+    prefix = f"test-login-{uuid.uuid4().hex}"
     server = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    stored = server.keys(f"{settings.CACHES['default']['KEY_PREFIX']}:*login-failures*")
-    refused = sign_in(Client(), "worker1", "pw-worker1")
-    time.sleep(1.2)
-    accepted = sign_in(Client(), "worker1", "pw-worker1")
+    redis_cache = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": settings.CELERY_BROKER_URL,
+        "KEY_PREFIX": prefix,  # this test's keys only: the database is the broker's, never flushed
+    }
+    try:
+        with override_settings(CACHES={"default": redis_cache}, MICROCURATE_LOGIN_WINDOW_SECONDS=1):
+            guess("worker1", settings.MICROCURATE_LOGIN_MAX_FAILURES)
+            stored = server.keys(f"{prefix}:*login-failures*")
+            refused = sign_in(Client(), "worker1", "pw-worker1")
+            time.sleep(1.2)
+            accepted = sign_in(Client(), "worker1", "pw-worker1")
+    finally:
+        for key in server.keys(f"{prefix}:*"):
+            server.delete(key)
 
     assert len(stored) == 2  # the account's count and the address's
     assert (refused.status_code, accepted.status_code) == (429, 302)
