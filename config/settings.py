@@ -235,6 +235,24 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# Pipeline stage time limits in seconds. Past its limit a stage fails with that reason; a stage that
+# does not stop is killed MICROCURATE_STAGE_KILL_GRACE seconds later (Celery's soft and hard
+# limits). A stage RUNNING longer than its hard limit plus MICROCURATE_STAGE_STALE_MARGIN has lost
+# its worker for certain: the sweeper (Celery beat, every MICROCURATE_SWEEP_INTERVAL seconds)
+# queues it again, and fails it with the reason once it has been lost MICROCURATE_STAGE_MAX_RUNS times.
+MICROCURATE_STAGE_TIME_LIMITS = {
+    stage: env_int(f"MICROCURATE_{stage.upper()}_TIME_LIMIT", default)
+    for stage, default in (("probe", 300), ("frames", 600), ("proxy", 900), ("ocr", 1200))
+}
+MICROCURATE_STAGE_KILL_GRACE = env_int("MICROCURATE_STAGE_KILL_GRACE", 30)
+MICROCURATE_STAGE_STALE_MARGIN = env_int("MICROCURATE_STAGE_STALE_MARGIN", 60)
+MICROCURATE_STAGE_MAX_RUNS = env_int("MICROCURATE_STAGE_MAX_RUNS", 3)
+MICROCURATE_SWEEP_INTERVAL = env_int("MICROCURATE_SWEEP_INTERVAL", 60)
+MICROCURATE_VISIBILITY_TIMEOUT = env_int(
+    "CELERY_VISIBILITY_TIMEOUT",
+    max(MICROCURATE_STAGE_TIME_LIMITS.values()) + MICROCURATE_STAGE_KILL_GRACE + 300,
+)
+
 # Celery. With CELERY_BROKER_URL unset, kombu's filesystem transport lets a real worker
 # process run with no server at all (the `make demo` default).
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
@@ -251,6 +269,15 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(CELERY_BROKER_DIR / "control"),
         "store_processed": False,
     }
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # Redis hands a message that was never acknowledged (its worker was killed) to another worker
+    # after this many seconds. It must exceed the longest stage's hard time limit, or a stage still
+    # running would be delivered twice (curation.E004 checks it).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": MICROCURATE_VISIBILITY_TIMEOUT,
+        # Deployments (or test runs) sharing one Redis database keep their queues apart by prefix.
+        "global_keyprefix": env_str("CELERY_BROKER_KEY_PREFIX", ""),
+    }
 # Each queue with its own exchange and routing key, stated rather than derived from the
 # task_default_* settings (tests/integration/test_celery_routing.py checks where tasks land). As a
 # mapping Celery turns into kombu Queues itself: settings need not import kombu (start-up time).
@@ -262,7 +289,18 @@ CELERY_TASK_ROUTES = {
     "curation.tasks.video_proxy_task": {"queue": "media"},
     "curation.tasks.video_ocr_task": {"queue": "ocr"},
     "curation.tasks.export_run_task": {"queue": "ml"},
+    "curation.tasks.pipeline_sweep_task": {"queue": "media"},
 }
+# `celery beat` (or `worker -B`) sends the sweeper; one not run within its interval is dropped, so
+# a backed-up queue does not collect sweeps.
+CELERY_BEAT_SCHEDULE = {
+    "pipeline-sweep": {
+        "task": "curation.tasks.pipeline_sweep_task",
+        "schedule": float(MICROCURATE_SWEEP_INTERVAL),
+        "options": {"expires": MICROCURATE_SWEEP_INTERVAL},
+    }
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # One task at a time per process: media and OCR tasks are long and memory-heavy.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

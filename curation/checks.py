@@ -54,3 +54,22 @@ def ocr_weights_present(app_configs=None, **kwargs) -> list[Error]:
             id="curation.E003",
         )
     ]
+
+
+@register(CHECK_TAG)
+def visibility_timeout_exceeds_time_limits(app_configs=None, **kwargs) -> list[Error]:
+    """Redis delivers a message again once it has been unacknowledged this long: shorter than a
+    stage's hard time limit, a run still going would be handed to a second worker."""
+    options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", None) or {}
+    timeout = options.get("visibility_timeout")
+    longest = max(settings.MICROCURATE_STAGE_TIME_LIMITS.values()) + settings.MICROCURATE_STAGE_KILL_GRACE
+    if timeout is None or timeout > longest:
+        return []
+    return [
+        Error(
+            f"CELERY_VISIBILITY_TIMEOUT ({timeout} s) must exceed the longest stage's hard time "
+            f"limit ({longest} s).",
+            hint="Raise CELERY_VISIBILITY_TIMEOUT or lower the MICROCURATE_<STAGE>_TIME_LIMIT settings.",
+            id="curation.E004",
+        )
+    ]

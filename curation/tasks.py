@@ -1,18 +1,43 @@
 """Thin Celery tasks: ids in, one service call, retries only for transient errors."""
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 
 import config.celery  # noqa: F401 (the app these tasks are sent through and run by)
 from curation.errors import TransientStageError
 from curation.models import StageStatus
-from curation.services import exports, pipeline
+from curation.services import exports, pipeline, pipeline_recovery
 
 MAX_RETRIES = 3
 
 
+def _stage_options(stage_name: str) -> dict:
+    """acks_late and reject_on_worker_lost: the stage is idempotent (claimed by a conditional
+    UPDATE), so a message whose worker died is delivered again and its run taken over; time limits
+    so a hung stage cannot hold a worker for ever (the sweeper relies on the hard one)."""
+    soft, hard = pipeline.stage_time_limits(stage_name)
+    return {
+        "bind": True,
+        "acks_late": True,
+        "reject_on_worker_lost": True,
+        "max_retries": MAX_RETRIES,
+        "soft_time_limit": soft,
+        "time_limit": hard,
+    }
+
+
 def _run_stage(task, video_id: int, stage_name: str) -> str:
     try:
-        status = pipeline.stage_execute(video_id=video_id, stage_name=stage_name)
+        status = pipeline.stage_execute(
+            video_id=video_id, stage_name=stage_name, task_id=task.request.id or ""
+        )
+    except SoftTimeLimitExceeded:
+        # stage_execute recorded an internal error; the reason people need is the time limit.
+        limit = pipeline.stage_time_limits(stage_name)[0]
+        pipeline.stage_give_up(
+            video_id=video_id, stage_name=stage_name, reason=f"took longer than its {limit} s time limit"
+        )
+        return StageStatus.FAILED
     except TransientStageError as exc:
         if task.request.retries >= MAX_RETRIES:
             pipeline.stage_give_up(
@@ -27,26 +52,31 @@ def _run_stage(task, video_id: int, stage_name: str) -> str:
     return status
 
 
-# acks_late: the stage is idempotent (claimed by a conditional UPDATE), so redelivery after a
-# worker crash is safe and nothing is lost.
-@shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES)
+@shared_task(**_stage_options("probe"))
 def video_probe_task(self, video_id: int) -> str:
     return _run_stage(self, video_id, "probe")
 
 
-@shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES)
+@shared_task(**_stage_options("frames"))
 def video_frames_task(self, video_id: int) -> str:
     return _run_stage(self, video_id, "frames")
 
 
-@shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES)
+@shared_task(**_stage_options("proxy"))
 def video_proxy_task(self, video_id: int) -> str:
     return _run_stage(self, video_id, "proxy")
 
 
-@shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES)
+@shared_task(**_stage_options("ocr"))
 def video_ocr_task(self, video_id: int) -> str:
     return _run_stage(self, video_id, "ocr")
+
+
+# Sent by Celery beat (CELERY_BEAT_SCHEDULE). Not acks_late: a sweep lost with its worker is
+# simply the next one.
+@shared_task
+def pipeline_sweep_task() -> dict:
+    return pipeline_recovery.pipeline_sweep().summary()
 
 
 # No acks_late: an export runs for minutes; a redelivery after a worker crash would find the job

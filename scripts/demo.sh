@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make demo`: migrate, create users and the sample dataset, start a Celery worker on the
-# zero-setup filesystem broker, and serve the site on 127.0.0.1:8000.
+# `make demo`: migrate, create users and the sample dataset, start a Celery worker (with beat) on
+# the zero-setup filesystem broker, and serve the site on 127.0.0.1:8000.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -12,7 +12,9 @@ export DJANGO_DEBUG="${DJANGO_DEBUG:-1}"
 
 $PY manage.py migrate --no-input -v0
 $PY manage.py collectstatic --no-input -v0
-$PY -m celery -A config worker -Q media,ocr,ml --concurrency 1 --loglevel WARNING \
+# -B: the worker also runs Celery beat, which sends the sweeper that re-queues stages whose
+# worker died (one beat per deployment; a bigger one runs `celery -A config beat` on its own).
+$PY -m celery -A config worker -B -Q media,ocr,ml --concurrency 1 --loglevel WARNING \
   --without-gossip --without-mingle &
 WORKER=$!
 trap 'kill $WORKER 2>/dev/null || true' EXIT

@@ -25,6 +25,7 @@ from curation.models.media import (
     Video,
     VideoSubtitle,
 )
+from curation.models.pipeline import StageClaim
 from curation.models.releases import ExportFormat, ExportJob, Split, SplitMember
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "Publisher",
     "Split",
     "SplitMember",
+    "StageClaim",
     "StageStatus",
     "SubtitleCue",
     "ThumbnailTruth",

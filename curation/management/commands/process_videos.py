@@ -5,15 +5,23 @@ from curation.errors import CurationError
 from curation.models import StageStatus, Video
 from curation.services.datasets import dataset_get
 from curation.services.pipeline import STAGES, pipeline_reset, pipeline_start
+from curation.services.pipeline_recovery import pipeline_reset_stale
 
 
 class Command(BaseCommand):
-    help = "Start (or restart) the pipeline for a dataset's pending videos; --retry-failed too."
+    help = (
+        "Start (or restart) the pipeline for a dataset's pending videos; --retry-failed also takes "
+        "failed stages and running ones whose worker is gone."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--dataset", required=True)
         parser.add_argument("--pipeline", choices=["queue", "inline"], default="queue")
-        parser.add_argument("--retry-failed", action="store_true", help="reset failed stages")
+        parser.add_argument(
+            "--retry-failed",
+            action="store_true",
+            help="reset failed stages, and running ones older than their hard time limit (a dead worker)",
+        )
         parser.add_argument(
             "--redo",
             choices=[stage.name for stage in STAGES],
@@ -27,10 +35,14 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         if options["retry_failed"]:
             for stage in STAGES:
-                reset = pipeline_reset(
+                failed = pipeline_reset(
                     dataset_id=dataset.id, stage_name=stage.name, statuses=[StageStatus.FAILED]
                 )
-                self.stdout.write(f"{stage.name}: {len(reset)} failed videos reset to pending")
+                stale = pipeline_reset_stale(dataset_id=dataset.id, stage_name=stage.name)
+                self.stdout.write(
+                    f"{stage.name}: {len(failed)} failed and {len(stale)} stale running videos "
+                    "reset to pending"
+                )
         if options["redo"]:
             reset = pipeline_reset(
                 dataset_id=dataset.id, stage_name=options["redo"], statuses=[StageStatus.DONE]
