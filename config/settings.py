@@ -104,6 +104,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # A database that cannot be reached answers 503 with Retry-After, not 500 (issue 13).
+    "config.db_unavailable.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -170,9 +172,15 @@ MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 # Local videos and thumbnails are read only from MEDIA_ROOT and these folders
 # (os.pathsep-separated, like PATH). Anything resolving elsewhere is rejected at ingest.
 MICROCURATE_MEDIA_ROOTS = env_list("MICROCURATE_MEDIA_ROOTS", [], separator=os.pathsep)
-# Downloads of http(s) videos: size cap and timeout per request.
+# Downloads of http(s) videos: size cap and timeout per socket read. The deadline bounds a whole
+# download (redirects, headers, body): a server dripping a byte per read never hits the read
+# timeout. It stays under the probe stage's time limit, so the download fails with its own reason.
+# A body slower than MIN_RATE bytes/s over any RATE_WINDOW seconds is cut off (0: no minimum).
 MICROCURATE_DOWNLOAD_MAX_BYTES = env_int("MICROCURATE_DOWNLOAD_MAX_BYTES", 512 * 1024 * 1024)
 MICROCURATE_DOWNLOAD_TIMEOUT = env_int("MICROCURATE_DOWNLOAD_TIMEOUT", 30)
+MICROCURATE_DOWNLOAD_DEADLINE = env_int("MICROCURATE_DOWNLOAD_DEADLINE", 240)
+MICROCURATE_DOWNLOAD_MIN_RATE = env_int("MICROCURATE_DOWNLOAD_MIN_RATE", 32 * 1024)
+MICROCURATE_DOWNLOAD_RATE_WINDOW = env_int("MICROCURATE_DOWNLOAD_RATE_WINDOW", 10)
 MICROCURATE_FFMPEG = env_str("MICROCURATE_FFMPEG", "ffmpeg")
 MICROCURATE_FFPROBE = env_str("MICROCURATE_FFPROBE", "ffprobe")
 # torch threads per worker process; 1 on a 2-core machine running several workers.
@@ -220,6 +228,13 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # DRF's JSON parser with caps on size and depth (deep nesting was a 500); the annotation
+    # views name it too (annotator/api.py: JSON only).
+    "DEFAULT_PARSER_CLASSES": [
+        "config.json_parser.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,

@@ -76,7 +76,9 @@ def probed_demuxer(video: Video) -> str:
 
 
 def _fetch(video: Video) -> Path:
-    """The local file to probe. URL sources are downloaded once into MEDIA_ROOT/sources/."""
+    """The local file to probe. URL sources are downloaded once into MEDIA_ROOT/sources/: a
+    file there was renamed into place only after a complete download (url_download keeps a
+    partial one as `.part` and removes it), so the file local_path names is whole and is reused."""
     if video.source_kind == Video.SourceKind.FILE:
         try:
             return local_path_resolve(video.local_path or video.source)

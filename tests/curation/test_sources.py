@@ -8,7 +8,7 @@ import pytest
 from curation.errors import InvalidSource
 from curation.models import StageStatus, Video
 from curation.services.ingest import video_ingest
-from curation.services.sources import url_download
+from curation.services.sources import address_is_allowed, url_download
 
 
 @pytest.fixture
@@ -88,3 +88,36 @@ def test_a_url_video_is_fetched_into_the_media_store_and_probed(
     assert remote.local_path.startswith(str(media_dir / "sources")) and len(remote.sha256) == 64
     assert gone.probe_status == StageStatus.FAILED
     assert gone.error == f"probe: {clip_server}/missing.mp4: HTTP 404 Not Found"
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "[::127.0.0.1]",  # IPv4-compatible
+        "[::ffff:127.0.0.1]",  # IPv4-mapped
+        "[::ffff:10.0.0.1]",
+        "[64:ff9b::127.0.0.1]",  # NAT64, well-known prefix
+        "[64:ff9b::169.254.169.254]",
+        "[64:ff9b:1::a00:1]",  # NAT64, local-use prefix
+        "[2002:7f00:1::1]",  # 6to4 of 127.0.0.1
+        "[2002:c0a8:101::1]",  # 6to4 of 192.168.1.1
+        "[2002:a9fe:a9fe::]",  # 6to4 of 169.254.169.254
+    ],
+)
+def test_ipv6_forms_of_private_ipv4_addresses_are_refused(host, tmp_path):
+    with pytest.raises(InvalidSource, match="loopback, private or link-local address"):
+        url_download(f"http://{host}/clip.mp4", tmp_path / "out.mp4")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "address", ["64:ff9b::8.8.8.8", "2002:808:808::1", "::ffff:8.8.8.8", "2607:f8b0:4004:800::200e"]
+)
+def test_ipv6_forms_of_public_addresses_stay_allowed(address):
+    assert address_is_allowed(address)
+
+
+def test_an_allowed_network_also_allows_its_embedded_ipv6_forms(settings):
+    settings.MICROCURATE_URL_ALLOWED_NETWORKS = ["10.0.0.0/8"]
+    assert address_is_allowed("64:ff9b::10.1.2.3") and address_is_allowed("2002:a01:203::1")
+    assert not address_is_allowed("64:ff9b::192.168.0.1")
