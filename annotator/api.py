@@ -7,7 +7,6 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAdminUser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -22,6 +21,7 @@ from annotator.services.assignment import assignment_next
 from annotator.services.creation import task_make_gold, tasks_create
 from annotator.services.quality import annotator_quality, annotator_set_excluded, annotator_set_paused
 from annotator.throttles import SubmitThrottle
+from config.json_parser import BoundedJSONParser
 from curation.models import Dataset
 
 # The crowdworker check comes with the token look-up (one statement instead of two); browsers
@@ -35,7 +35,7 @@ class WorkerView(APIView):
 
     authentication_classes = WORKER_AUTHENTICATION
     permission_classes = [IsCrowdworker]
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]  # capped size and depth, like every API view's
     renderer_classes = [JSONRenderer]
 
 

@@ -90,13 +90,19 @@ def _setup(stamp: str) -> tuple[int, str, dict[str, str]]:
     return dataset.id, dataset.slug, tokens
 
 
-def _server(port: int) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_CONN_MAX_AGE": "60", "MICROCURATE_SUBMIT_RATE": "1000000/min"}
+def start_server(
+    port: int, *, env: dict[str, str] | None = None, workers: int = WORKERS, threads: int = THREADS, log=None
+) -> subprocess.Popen:
+    """The app served as in production (gunicorn, threads, persistent database connections) on
+    127.0.0.1:`port`; `env` adds to this process's environment (the soak and the database-restart
+    test serve their own database). `log`: a file for the server's output."""
+    defaults = {"DATABASE_CONN_MAX_AGE": "60", "MICROCURATE_SUBMIT_RATE": "1000000/min"}
+    env = {**os.environ, **defaults, **(env or {})}
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(WORKERS), "--threads", str(THREADS), "--worker-class", "gthread",
+         "--workers", str(workers), "--threads", str(threads), "--worker-class", "gthread",
          "--backlog", "512", "--keep-alive", "120", "--log-level", "warning"],
-        cwd=ROOT, env=env,
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT if log else None,
     )  # fmt: skip
     return wait_listening(process, port, name="gunicorn", seconds=30)
 
@@ -134,14 +140,18 @@ def _cpu_ms_per_cycle(before: dict, after: dict, cycles: int) -> dict[str, float
 
 
 class Client:
+    """One crowdworker's keep-alive connection; `response_headers`: those of the last response."""
+
     def __init__(self, port: int, token: str):
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         self.headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+        self.response_headers = http.client.HTTPMessage()
 
     def post(self, path: str, body: dict) -> tuple[int, dict | None]:
         self.connection.request("POST", path, body=json.dumps(body), headers=self.headers)
         response = self.connection.getresponse()
         raw = response.read()
+        self.response_headers = response.headers
         return response.status, (json.loads(raw) if raw else None)
 
 
@@ -306,7 +316,7 @@ def run() -> dict:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = _server(port)
+    server = start_server(port)
     levels = {}
     load_before = os.getloadavg()
     try:

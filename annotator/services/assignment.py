@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 import psycopg
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Exists, Model, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -128,17 +128,45 @@ def sql(statement: str, params=(), *, fetch: str = "all"):
     transaction mode); the threshold set here stays out of reach, so only these statements, which
     ask for it, are ever prepared. Behind such a pooler, it must allow prepared statements
     (PgBouncer >= 1.21: max_prepared_statements)."""
-    if connection.vendor == "postgresql":
-        connection.ensure_connection()
-        raw = connection.connection
-        if raw.prepare_threshold is None:
-            raw.prepare_threshold = 2**31
-        with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
-            cursor.execute(statement, params, prepare=True)
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(statement, params)
             return cursor.fetchall() if fetch == "all" else cursor.fetchone() if fetch == "one" else None
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params)
+    # Django checks a persistent connection before the first query of each request
+    # (CONN_HEALTH_CHECKS), but only in its own cursors: on this path every server thread failed
+    # one request on the connection a PostgreSQL restart had closed (issue 13). Instead of a
+    # SELECT 1 per request, the request's first statement runs at once and, when it finds the
+    # connection broken, runs again on a new one. Only outside a transaction: nothing else of the
+    # request was on the old connection (a server that ended the session ran nothing of it), and
+    # the statements that write run in transactions. A transaction cannot be replayed, so
+    # inside one Django's own check runs first.
+    first = connection.health_check_enabled and not connection.health_check_done
+    if first and connection.in_atomic_block:
+        connection.close_if_health_check_failed()
+    try:
+        rows = _prepared(statement, params, fetch)
+    except (OperationalError, InterfaceError):
+        if not first or connection.in_atomic_block or not _connection_lost():
+            raise
+        connection.close()
+        rows = _prepared(statement, params, fetch)
+    connection.health_check_done = True
+    return rows
+
+
+def _prepared(statement: str, params, fetch: str):
+    connection.ensure_connection()
+    raw = connection.connection
+    if raw.prepare_threshold is None:
+        raw.prepare_threshold = 2**31
+    with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
+        cursor.execute(statement, params, prepare=True)
         return cursor.fetchall() if fetch == "all" else cursor.fetchone() if fetch == "one" else None
+
+
+def _connection_lost() -> bool:
+    raw = connection.connection
+    return raw is None or raw.closed or raw.broken
 
 
 def for_update(clause: str) -> str:
