@@ -29,15 +29,11 @@ def _stage_options(stage_name: str) -> dict:
 def _run_stage(task, video_id: int, stage_name: str) -> str:
     try:
         status = pipeline.stage_execute(
-            video_id=video_id, stage_name=stage_name, task_id=task.request.id or ""
+            video_id=video_id,
+            stage_name=stage_name,
+            task_id=task.request.id or "",
+            time_limit_error=SoftTimeLimitExceeded,
         )
-    except SoftTimeLimitExceeded:
-        # stage_execute recorded an internal error; the reason people need is the time limit.
-        limit = pipeline.stage_time_limits(stage_name)[0]
-        pipeline.stage_give_up(
-            video_id=video_id, stage_name=stage_name, reason=f"took longer than its {limit} s time limit"
-        )
-        return StageStatus.FAILED
     except TransientStageError as exc:
         if task.request.retries >= MAX_RETRIES:
             pipeline.stage_give_up(

@@ -97,11 +97,19 @@ def stage_stale_after(stage_name: str) -> timedelta:
     return timedelta(seconds=stage_time_limits(stage_name)[1] + settings.MICROCURATE_STAGE_STALE_MARGIN)
 
 
-def stage_execute(*, video_id: int, stage_name: str, task_id: str = "") -> str:
+def stage_execute(
+    *,
+    video_id: int,
+    stage_name: str,
+    task_id: str = "",
+    time_limit_error: type[BaseException] | None = None,
+) -> str:
     """Run one stage on one video; returns the status it left (or found) the video in.
 
     `task_id` names the Celery message running it: when that message comes again while the stage
     is RUNNING under it, its first run died (redelivered after a lost worker) and is taken over.
+    `time_limit_error` is what the caller raises at the soft time limit (Celery's, named by the
+    task so this module does not import Celery): the stage fails with the limit as its reason.
     TransientStageError is re-raised after the claim is released, so the caller may retry.
     """
     stage = stage_get(stage_name)
@@ -130,8 +138,12 @@ def stage_execute(*, video_id: int, stage_name: str, task_id: str = "") -> str:
         stage.remove_orphans(video)
         return StageStatus.FAILED
     except Exception as exc:
-        # Unexpected (or Celery's soft time limit): recorded on the row, then raised so the worker
-        # logs the traceback.
+        if time_limit_error is not None and isinstance(exc, time_limit_error):
+            reason = f"took longer than its {stage_time_limits(stage.name)[0]} s time limit"
+            _finish(video_id, stage, StageStatus.FAILED, error=f"{stage.name}: {reason}")
+            stage.remove_orphans(video)
+            return StageStatus.FAILED
+        # Unexpected: recorded on the row, then raised so the worker logs the traceback.
         _finish(video_id, stage, StageStatus.FAILED, error=f"{stage.name}: internal error: {exc!r}")
         stage.remove_orphans(video)
         raise
@@ -148,7 +160,7 @@ def lost_runs_reason(stage_name: str) -> str:
 
 
 def stage_give_up(*, video_id: int, stage_name: str, reason: str) -> None:
-    """After the last retry of a transient error, or past the soft time limit."""
+    """After the last retry of a transient error."""
     stage = stage_get(stage_name)
     _finish(video_id, stage, StageStatus.FAILED, error=f"{stage.name}: {reason}")
 

@@ -108,7 +108,7 @@ def clips_dataset(db, make_clip, media_dir, write_manifest):
     dataset.sample_fps = 2.0
     dataset.save()
     rows = []
-    for name, seconds in (("a", 3.0), ("b", 3.5)):
+    for name, seconds in (("a", 2.0), ("b", 2.5)):
         clip = make_clip(f"{name}.mp4", seconds=seconds, width=160, height=120)
         rows.append({"video": str(clip), "id": name})
     assert video_ingest(dataset=dataset, path=write_manifest(rows), pipeline="none").errors == []
@@ -196,3 +196,20 @@ def test_a_whole_worker_killed_mid_proxy_is_taken_over_by_the_next_worker(worker
     wait_until(all_finished, 35, group, "every video to finish")
 
     assert_every_video_ended_and_disk_matches_rows(media_dir)
+
+
+def test_a_stage_past_its_time_limit_fails_with_the_reason_and_leaves_no_frames(
+    workers, clips_dataset, media_dir
+):
+    group = workers(MICROCURATE_FRAMES_TIME_LIMIT="1")  # the clips take 2 s or more to decode here
+    group.start()
+    group.queue_pipeline(clips_dataset.slug)
+
+    wait_until(
+        lambda: not Video.objects.exclude(frames_status__in=FINISHED).exists(), 30, group, "frames to stop"
+    )
+
+    for video in Video.objects.all():
+        assert (video.frames_status, video.error) == ("failed", "frames: took longer than its 1 s time limit")
+    assert files_under(media_dir / "frames", "*") == set()
+    assert not StageClaim.objects.exists()
