@@ -17,6 +17,7 @@ BENCHMARKS = [
     "bench_ingest",
     "bench_aggregate",
     "bench_frames",
+    "bench_flags",
     "bench_annotation",
     "bench_ocr",
     "bench_export",

@@ -13,14 +13,32 @@ tests/curation/lib/test_quality.py, which builds such a set and asserts precisio
   sqrt(0.241 R^2 + 0.691 G^2 + 0.068 B^2) / 255 (cleanvision issue_managers/image_property.py,
   ``calc_percentile_brightness``, column ``brightness_perc_99``), flagged below cleanvision's default
   0.32 (image_property_issue_manager.py ``get_default_params``).
-* Uniform: either of two scores flags. The Shannon entropy of the 256-bin grayscale histogram below
-  3.0 bits (cleanvision's low-information rule is entropy < 3 bits, but of PIL's entropy of the RGB
-  image, the three channel histograms pooled) catches frames of a few flat colours, even at high
-  contrast (a white card with a logo). A flat frame with a little noise or a gentle gradient has
-  3-4.1 bits, as many as a low-contrast clean frame (3.6 and up), so the spread (95th minus 5th
-  percentile of gray intensity, over 255; a logo under 5% of the frame does not move it) catches
-  those: flat frames (noise sigma <= 1.5, gradient <= 16 levels) measured <= 14/255, clean frames,
-  even at a third of their contrast, >= 23/255; DEFAULT_SPREAD_THRESHOLD = 18/255.
+* Structure: the share of the working frame's 16x16-pixel cells whose gray range (max - min) exceeds
+  STRUCTURE_LEVELS (24): where the frame has edges (text, shapes, objects). A flat frame with noise
+  sigma <= 1.5, a 16-level gradient or JPEG blocks has none; a logo or disc on a flat frame covers
+  <= 1.5% of the cells, one line of subtitle on a portrait or landscape frame 3.5-4.5%, a generated
+  clip like issue 17's (sparse bright shapes on a dark background, a subtitle) 11%.
+* Uniform means what the thumbnail paper means, one flat colour with no content: low information
+  **and** no structure. Low information is either of two scores. The Shannon entropy of the
+  256-bin grayscale histogram below 3.0 bits (cleanvision's low-information rule is entropy < 3
+  bits, but of PIL's entropy of the RGB image, the three channel histograms pooled) catches frames
+  of a few flat colours, even at high contrast. A flat frame with a little noise or a gentle
+  gradient has 3-4.1 bits, as many as a low-contrast clean frame (3.6 and up), so the spread (95th
+  minus 5th percentile of gray intensity, over 255; a logo under 5% of the frame does not move it)
+  catches those: flat frames (noise sigma <= 1.5, gradient <= 16 levels) measured <= 14/255, clean
+  frames, even at a third of their contrast, >= 23/255; DEFAULT_SPREAD_THRESHOLD = 18/255. Neither
+  score sees edges: white text or sparse shapes on black have 0.1-2.9 bits and a spread of 0, so
+  alone they called a portrait clip with a large legible subtitle uniform in all its frames (issue
+  17). A frame is uniform only when its structure is also under DEFAULT_STRUCTURE_THRESHOLD (6% of
+  the cells), calibrated on real frames (bench/README.md, ``bench/bench_flags.py``): flat frames
+  with a logo or disc (<= 1.5%), cleanvision's orange-noise strip (2.6%) and its placeholder card
+  ("This photo is no longer available", an icon: 5.8%) are uniform; its orange diamond on white
+  (6.4%), a clip like issue 17's (sparse bright shapes on dark, a subtitle: 11%) and every clean
+  frame of the shared clips but a plane in a plain sky (1.3-3.2%) are not. A line or two of text
+  alone on a plain background (3-4.5%) stays uniform, as no thumbnail, and is still read by OCR.
+* Readable (for OCR, not a flag): a frame with structure in at least READABLE_MIN_STRUCTURE of its
+  cells (0.2%, two cells of a 640x360 frame: a two-letter word) may hold text, whatever its flags:
+  a dark frame with a caption or a plain card with a quote is a bad thumbnail but must be read.
 * Blurry: cleanvision's blur score (the variance of PIL's FIND_EDGES) misses most Gaussian blur of
   sigma 3-14 on 360x640 frames. The variance of the Laplacian divided by the intensity variance or
   range did better but still mixed clean and blurred frames (best precision = recall 0.92-0.97):
@@ -37,8 +55,10 @@ tests/curation/lib/test_quality.py, which builds such a set and asserts precisio
   readable centre) scores 0.83.
 
 Flags are independent: a uniform frame has no edges, so it is usually "blurry" too, and a black
-frame is usually "uniform". ``primary_flag`` names the one reason to show (dark, then uniform,
-then blurry), which is also how cleanvision's labels read: its dark example is not low-information.
+frame is usually "uniform"; a black frame with a line of white text is uniform (and "dark" when
+under 1% of its pixels are bright), and still read: OCR asks ``is_readable``, not the flags.
+``primary_flag`` names the one reason to show (dark, then uniform, then blurry), which is also how
+cleanvision's labels read: its dark example is not low-information.
 """
 
 from collections.abc import Sequence
@@ -61,6 +81,8 @@ DEFAULT_DARK_THRESHOLD = 0.32
 DEFAULT_BLUR_THRESHOLD = 0.80
 DEFAULT_UNIFORM_THRESHOLD = 3.0  # bits of grayscale entropy
 DEFAULT_SPREAD_THRESHOLD = 18 / 255
+DEFAULT_STRUCTURE_THRESHOLD = 0.06  # share of cells with edges; a uniform frame has fewer
+READABLE_MIN_STRUCTURE = 0.002  # share of cells with edges from which OCR reads a frame
 
 BRIGHTNESS_WEIGHTS = np.array([[0.241, 0.691, 0.068]], dtype=np.float32)  # cleanvision's R, G, B
 BRIGHTNESS_PERCENTILE = 99.0
@@ -68,6 +90,8 @@ SAMPLE_STRIDE = 17  # coprime with common frame widths, so the sample does not f
 SHARPEST_FRACTION = 0.01
 MIN_CONTRAST = 8.0  # gray levels; below it a frame is flat and its sharpness is noise
 FLAT_BORDER_TOLERANCE = 10  # gray levels a border row or column may vary and still be a bar
+STRUCTURE_CELL = 8  # pixels of the halved working frame: 16x16 of the working frame
+STRUCTURE_LEVELS = 24  # gray range inside a cell that is an edge, not noise or a gradient
 
 FLAG_PRECEDENCE = ("dark", "uniform", "blurry")
 
@@ -78,6 +102,7 @@ class FrameScores:
     sharpness: float  # >= 0, contrast-normalised Laplacian of the sharpest pixels
     entropy: float  # [0, 8] bits, grayscale histogram
     spread: float  # [0, 1], (p95 - p5) of gray intensity / 255
+    structure: float  # [0, 1], share of 16x16 cells with an edge
 
 
 @dataclass(frozen=True)
@@ -86,6 +111,7 @@ class Thresholds:
     blurry: float = DEFAULT_BLUR_THRESHOLD
     uniform: float = DEFAULT_UNIFORM_THRESHOLD
     spread: float = DEFAULT_SPREAD_THRESHOLD
+    structure: float = DEFAULT_STRUCTURE_THRESHOLD
 
 
 @dataclass(frozen=True, eq=False)  # an array field has no truth value to compare by
@@ -131,6 +157,17 @@ def spread_score(img: np.ndarray) -> float:
     return _spread(_gray_histogram(_gray(working_frame(img))))
 
 
+def structure_score(img: np.ndarray) -> float:
+    """Share of the working frame's 16x16 cells whose gray range exceeds STRUCTURE_LEVELS."""
+    return _structure(_half(_gray(working_frame(img))))
+
+
+def is_readable(img: np.ndarray) -> bool:
+    """Whether OCR should read `img`: it has edges somewhere (text-like content), whatever its
+    flags. Truly flat frames (black, one colour, noise) are not worth EasyOCR's time."""
+    return structure_score(img) >= READABLE_MIN_STRUCTURE
+
+
 def sharpness_score(img: np.ndarray) -> float:
     """Mean |Laplacian| of the sharpest 1% of pixels of the halved working frame, over its
     intensity range; low means blurry."""
@@ -138,7 +175,7 @@ def sharpness_score(img: np.ndarray) -> float:
 
 
 def frame_scores(img: np.ndarray) -> FrameScores:
-    """Brightness, sharpness, entropy and spread of `img` (``analyse_frame`` without the descriptor)."""
+    """All scores of `img` (``analyse_frame`` without the descriptor)."""
     return analyse_frame(img).scores
 
 
@@ -154,6 +191,7 @@ def analyse_frame(img: np.ndarray) -> FrameAnalysis:
         sharpness=_sharpness(half),
         entropy=_entropy(histogram),
         spread=_spread(histogram),
+        structure=_structure(half),
     )
     return FrameAnalysis(scores=scores, descriptor=descriptor_from_parts(half, work))
 
@@ -181,7 +219,8 @@ def frame_flags(scores: FrameScores, thresholds: Thresholds = Thresholds()) -> s
         flags.add("dark")
     if scores.sharpness < thresholds.blurry:
         flags.add("blurry")
-    if scores.entropy < thresholds.uniform or scores.spread < thresholds.spread:
+    low_information = scores.entropy < thresholds.uniform or scores.spread < thresholds.spread
+    if low_information and scores.structure < thresholds.structure:
         flags.add("uniform")
     return flags
 
@@ -259,6 +298,18 @@ def _percentile_levels(histogram: np.ndarray, low: float, high: float) -> tuple[
 def _spread(histogram: np.ndarray) -> float:
     p5, p95 = _percentile_levels(histogram, 0.05, 0.95)
     return (p95 - p5) / 255.0
+
+
+def _structure(half: np.ndarray) -> float:
+    height, width = half.shape
+    rows, cols = height // STRUCTURE_CELL, width // STRUCTURE_CELL
+    if rows == 0 or cols == 0:  # a frame of a few pixels has no cell to measure
+        return 0.0
+    cells = half[: rows * STRUCTURE_CELL, : cols * STRUCTURE_CELL].reshape(
+        rows, STRUCTURE_CELL, cols, STRUCTURE_CELL
+    )
+    spans = cells.max(axis=(1, 3)).astype(np.int16) - cells.min(axis=(1, 3))
+    return float(np.count_nonzero(spans > STRUCTURE_LEVELS)) / spans.size
 
 
 def _sharpness(half: np.ndarray) -> float:

@@ -238,11 +238,11 @@ def _empty_reason(frames: list[FrameText], watermarks: list[str]) -> str:
         return "no frames were sampled"
     readable = [f for f in frames if f.boxes is not None]
     unreadable = sum(f.status == "unreadable" for f in frames)
-    flagged = sum(f.status == "flagged" for f in frames)
+    flat = sum(f.status == "flat" for f in frames)
     if not readable:
         parts = []
-        if flagged:
-            parts.append(f"{flagged} dark or uniform")
+        if flat:
+            parts.append(f"{flat} flat (no edges to read)")
         if unreadable:
             parts.append(f"{unreadable} unreadable")
         return f"no good frames: {' and '.join(parts)} of {len(frames)}"

@@ -284,6 +284,11 @@ class Frame(models.Model):
     sharpness = models.FloatField(help_text="Contrast-normalised Laplacian of the sharpest pixels.")
     entropy = models.FloatField(help_text="Bits of the grayscale histogram.")
     spread = models.FloatField(help_text="(p95 - p5) of gray intensity / 255.")
+    structure = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Share of 16x16 cells with an edge, 0-1; null if sampled before it was measured.",
+    )
     descriptor = models.BinaryField(editable=False, help_text="Near-duplicate descriptor, float32 bytes.")
     is_dark = models.BooleanField(default=False)
     is_blurry = models.BooleanField(default=False)
@@ -345,12 +350,12 @@ class VideoSubtitle(models.Model):
     frames = models.JSONField(
         default=list,
         blank=True,
-        help_text="Per sampled frame: index, timestamp, status (ocr, reused, flagged, unreadable) and "
+        help_text="Per sampled frame: index, timestamp, status (ocr, reused, flat, unreadable) and "
         "boxes [x0, y0, x1, y1 (fractions of the frame), text, confidence, watermark].",
     )
     frames_read = models.PositiveIntegerField(default=0, help_text="Frames EasyOCR looked at.")
     frames_reused = models.PositiveIntegerField(default=0, help_text="Frames whose text had not changed.")
-    frames_skipped = models.PositiveIntegerField(default=0, help_text="Dark, uniform or unreadable frames.")
+    frames_skipped = models.PositiveIntegerField(default=0, help_text="Flat (no edges) or unreadable frames.")
     seconds = models.FloatField(default=0, help_text="Time the OCR took.")
     updated_at = models.DateTimeField(auto_now=True)
 

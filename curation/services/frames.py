@@ -23,7 +23,14 @@ from curation.lib.quality import FrameScores, analyse_frame
 from curation.models import Dataset, Frame, ThumbnailTruth, Video
 from curation.services.frames_decode import decode_frames, working_size
 from curation.services.frames_duplicates import video_duplicates_find, video_duplicates_group, video_signature
-from curation.services.frames_select import Truth, Verdict, frames_classify, thumbnail_load, thumbnail_truth
+from curation.services.frames_select import (
+    Truth,
+    Verdict,
+    frame_scores_stored,
+    frames_classify,
+    thumbnail_load,
+    thumbnail_truth,
+)
 from curation.services.probe import probed_demuxer
 from curation.services.sources import local_path_resolve
 
@@ -149,6 +156,7 @@ def _swap(
                 sharpness=s.scores.sharpness,
                 entropy=s.scores.entropy,
                 spread=s.scores.spread,
+                structure=s.scores.structure,
                 descriptor=s.descriptor.tobytes(),
                 is_dark=v.is_dark,
                 is_blurry=v.is_blurry,
@@ -212,7 +220,7 @@ def frames_reselect(*, video: Video) -> None:
         if not frames:
             return
         descriptors = [np.frombuffer(bytes(f.descriptor), dtype=np.float32) for f in frames]
-        scores = [FrameScores(f.brightness, f.sharpness, f.entropy, f.spread) for f in frames]
+        scores = [frame_scores_stored(f) for f in frames]
         verdicts = frames_classify(scores, descriptors, dataset=video.dataset)
         for frame, verdict in zip(frames, verdicts, strict=True):
             for name, value in verdict.__dict__.items():

@@ -19,12 +19,13 @@ from curation.errors import InvalidSource
 from curation.lib.neardup import cluster_near_duplicates, cluster_representatives, nearest_frame
 from curation.lib.quality import (
     DEFAULT_SPREAD_THRESHOLD,
+    DEFAULT_STRUCTURE_THRESHOLD,
     FrameScores,
     Thresholds,
     frame_descriptor,
     frame_flags,
 )
-from curation.models import Dataset, Video
+from curation.models import Dataset, Frame, Video
 from curation.services.sources import is_url, local_path_resolve, url_download
 
 THUMBNAIL_MAX_PIXELS = 40_000_000  # a decompression bomb is "not an image" for us
@@ -48,13 +49,21 @@ class Truth:
 
 
 def dataset_thresholds(dataset: Dataset) -> Thresholds:
-    spread = float((dataset.settings or {}).get("spread_threshold", DEFAULT_SPREAD_THRESHOLD))
+    settings_ = dataset.settings or {}
     return Thresholds(
         dark=dataset.dark_threshold,
         blurry=dataset.blur_threshold,
         uniform=dataset.uniform_threshold,
-        spread=spread,
+        spread=float(settings_.get("spread_threshold", DEFAULT_SPREAD_THRESHOLD)),
+        structure=float(settings_.get("structure_threshold", DEFAULT_STRUCTURE_THRESHOLD)),
     )
+
+
+def frame_scores_stored(frame: Frame) -> FrameScores:
+    """The scores stored on `frame`. A frame sampled before structure was measured has none: 0.0
+    keeps its uniform flag what it was (low information alone) until the frames stage runs again."""
+    structure = frame.structure if frame.structure is not None else 0.0
+    return FrameScores(frame.brightness, frame.sharpness, frame.entropy, frame.spread, structure)
 
 
 def frames_classify(

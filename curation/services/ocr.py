@@ -2,7 +2,10 @@
 out, subtitle cues and the video-level subtitle.
 
 The cost cut, against plain EasyOCR on every sampled frame (numbers in bench/README.md):
-- frames flagged dark or uniform are not read (they hold no legible text);
+- frames without structure (``curation.lib.quality.is_readable``: no edges anywhere, a black or
+  one-colour frame) are not read. The thumbnail flags do not decide it: a dark frame with a caption,
+  or a plain card with a quote, is a bad thumbnail but holds text (issue 17: a portrait clip of
+  white text over sparse shapes on black had every frame flagged and lost its subtitles);
 - a frame whose text boxes, subtitle band and overall picture did not change since the last frame
   read (pixel differences on the stored JPEGs) takes that frame's result as it is;
 - a presence check at a quarter of the size skips frames without text; detection runs at half
@@ -24,6 +27,7 @@ from django.conf import settings
 from django.db import transaction
 
 from curation.errors import StageError, StageSkipped
+from curation.lib.quality import is_readable
 from curation.lib.subtitles import Box, FrameText, Track, confident, subtitle_track
 from curation.lib.textchange import BOX_MARGIN, changed_mask, gray_small, region_changed, text_unchanged
 from curation.models import Frame, StageStatus, SubtitleCue, Video, VideoSubtitle
@@ -98,13 +102,13 @@ def frames_read(frames: list[Frame], *, languages: tuple[str, ...]) -> list[Fram
     last_gray: np.ndarray | None = None
     last_boxes: list[Box] = []
     for frame in frames:
-        if frame.is_dark or frame.is_uniform:
-            results.append(FrameText(frame.index, frame.timestamp, None, "flagged"))
-            continue
         image = _load(frame)
         if image is None:
             logger.warning("frame %s: %s is missing or not a JPEG", frame, frame.image)
             results.append(FrameText(frame.index, frame.timestamp, None, "unreadable"))
+            continue
+        if not is_readable(image):
+            results.append(FrameText(frame.index, frame.timestamp, None, "flat"))
             continue
         gray = gray_small(image)
         if last_gray is not None and text_unchanged(
@@ -185,7 +189,7 @@ def subtitle_store(
                 ],
                 "frames_read": counts.get("ocr", 0),
                 "frames_reused": counts.get("reused", 0),
-                "frames_skipped": counts.get("flagged", 0) + counts.get("unreadable", 0),
+                "frames_skipped": counts.get("flat", 0) + counts.get("unreadable", 0),
                 "seconds": round(seconds, 3),
             },
         )

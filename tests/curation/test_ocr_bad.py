@@ -46,7 +46,7 @@ def test_a_video_with_no_good_frames_gets_an_empty_subtitle_and_says_why(videos)
     video = Video.objects.get(id=videos["black.mp4"].id)
     assert video.ocr_status == StageStatus.DONE
     subtitle = subtitle_of(video)
-    assert (subtitle.text, subtitle.reason) == ("", "no good frames: 3 dark or uniform of 3")
+    assert (subtitle.text, subtitle.reason) == ("", "no good frames: 3 flat (no edges to read) of 3")
     assert (subtitle.frames_read, subtitle.frames_skipped) == (0, 3)
     assert not SubtitleCue.objects.filter(video=video).exists()
 

@@ -32,7 +32,7 @@ def frames(*texts, handle: bool = True) -> list[FrameText]:
     out = []
     for i, text in enumerate(texts):
         if text is None:
-            out.append(FrameText(i, float(i), None, "flagged"))
+            out.append(FrameText(i, float(i), None, "flat"))
             continue
         boxes = ([HANDLE] if handle else []) + ([sub(text)] if text else [])
         out.append(FrameText(i, float(i), tuple(boxes)))
@@ -143,9 +143,10 @@ def test_srt_and_webvtt_render_times_and_escape_text():
 
 def test_empty_tracks_say_why():
     assert subtitle_track([], interval=1.0).reason == "no frames were sampled"
-    dark = [FrameText(0, 0.0, None, "flagged"), FrameText(1, 1.0, None, "unreadable")]
+    dark = [FrameText(0, 0.0, None, "flat"), FrameText(1, 1.0, None, "unreadable")]
     assert (
-        subtitle_track(dark, interval=1.0).reason == "no good frames: 1 dark or uniform and 1 unreadable of 2"
+        subtitle_track(dark, interval=1.0).reason
+        == "no good frames: 1 flat (no edges to read) and 1 unreadable of 2"
     )
     only_handle = subtitle_track(frames("", "", "", ""), interval=1.0)
     assert (only_handle.text, only_handle.reason) == ("", "only watermark text found (@surfer42)")
