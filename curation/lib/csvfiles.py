@@ -20,7 +20,6 @@ import csv
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from itertools import chain
 from pathlib import Path
 
 FIELD_LIMIT = csv.field_size_limit()  # 131,072 characters unless someone raised it
@@ -36,7 +35,7 @@ class UnreadableFile(ValueError):
         self.line, self.reason = line, reason
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Row:
     line: int  # where the row starts
     fields: list[str] | None  # None when the row cannot be read; `error` says why
@@ -64,8 +63,9 @@ def delimiter_guess(path: Path, header_line: str) -> str:
     return "\t" if "\t" in header_line else ","
 
 
-def _physical_lines(f) -> Iterator[bytes | None]:
-    """Lines without their ending (LF, CRLF or CR); None for one over MAX_LINE_BYTES."""
+def _raw_lines(f) -> Iterator[list[bytes | None]]:
+    """The file's lines without their endings (LF, CRLF or CR), a list per chunk read; None
+    stands for a line over MAX_LINE_BYTES."""
     carry, overlong, after_cr = b"", False, False
     while chunk := f.read(CHUNK):
         if after_cr and chunk.startswith(b"\n"):  # a CRLF split across two chunks
@@ -73,14 +73,15 @@ def _physical_lines(f) -> Iterator[bytes | None]:
         after_cr = chunk.endswith(b"\r")
         pieces = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
         pieces[0] = carry + pieces[0]
-        for piece in pieces[:-1]:
-            yield None if overlong or len(piece) > MAX_LINE_BYTES else piece
-            overlong = False
-        carry = pieces[-1]
+        carry = pieces.pop()
+        if overlong and pieces:
+            pieces[0], overlong = None, False
+        if pieces:
+            yield [None if piece is not None and len(piece) > MAX_LINE_BYTES else piece for piece in pieces]
         if len(carry) > MAX_LINE_BYTES:
             carry, overlong = b"", True
     if carry or overlong:
-        yield None if overlong else carry
+        yield [None if overlong else carry]
 
 
 def _decoded(raw: bytes | None, number: int) -> tuple[str, str]:
@@ -96,24 +97,44 @@ def _decoded(raw: bytes | None, number: int) -> tuple[str, str]:
     return text, ""
 
 
-def _rows(lines: Iterator[tuple[int, str, str]], delimiter: str) -> Iterator[Row]:
-    bad: dict[int, str] = {}
-
-    def texts() -> Iterator[str]:
-        for number, text, error in lines:
+def _text_lines(f, bad: dict[int, str]) -> Iterator[str]:
+    """Decoded lines ending in "\n"; one that cannot be used is noted in `bad` by its number and
+    read as empty. A chunk's lines are decoded at once when they can be (the common case)."""
+    number = 0
+    for raws in _raw_lines(f):
+        if None not in raws:
+            try:
+                text = b"\n".join(raws).decode("utf-8-sig" if number == 0 else "utf-8")
+            except UnicodeDecodeError:
+                text = "\0"
+            if "\0" not in text:
+                number += len(raws)
+                yield from [line + "\n" for line in text.split("\n")]
+                continue
+        for raw in raws:
+            number += 1
+            text, error = _decoded(raw, number)
             if error:
                 bad[number] = error
-            yield text + "\n"  # a bad line reads as an empty one; its reason is reported below
+            yield text + "\n"
 
-    reader = csv.reader(texts(), delimiter=delimiter, strict=True)
+
+def _rows(lines: Iterator[str], delimiter: str, bad: dict[int, str]) -> Iterator[Row]:
+    """Rows below the header, which `lines` has already given."""
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)
+    start = 2
     while True:
-        start = reader.line_num + 1
         try:
-            fields = next(reader)
-        except StopIteration:
+            for fields in reader:
+                end = reader.line_num + 1
+                if bad and (errors := [bad.pop(n) for n in range(start, end + 1) if n in bad]):
+                    yield Row(start, None, errors[0], end)
+                else:
+                    yield Row(start, fields, "", end)
+                start = end + 1
             return
         except csv.Error as exc:
-            end = reader.line_num
+            end = reader.line_num + 1
             if "unexpected end of data" in str(exc):
                 raise UnreadableFile(
                     start, f"a quote opened on this line is never closed, so lines {start}–{end} "
@@ -124,40 +145,32 @@ def _rows(lines: Iterator[tuple[int, str, str]], delimiter: str) -> Iterator[Row
                 reason = f"a field longer than {csv.field_size_limit()} characters{over}"
             else:
                 reason = f"not readable as CSV: {exc}{over}"
+            bad.pop(start, None)
             yield Row(start, None, reason, end)
-            continue
-        end = reader.line_num
-        if bad:
-            errors = [bad.pop(n) for n in range(start, end + 1) if n in bad]
-            if errors:
-                yield Row(start, None, errors[0], end)
-                continue
-        yield Row(start, fields, "", end)
+            start = end + 1
 
 
 def table_open(path: Path) -> Table:
     """The header (from the first line) and the rows below it, read lazily."""
     f = open(path, "rb")  # noqa: SIM115 - closed when the rows are exhausted or collected
-    numbered = ((number, *_decoded(raw, number)) for number, raw in enumerate(_physical_lines(f), start=1))
-    first = next(numbered, None)
+    bad: dict[int, str] = {}
+    lines = _text_lines(f, bad)
+    first = next(lines, None)
     if first is None:
         f.close()
         return Table(None, "", ",", iter(()))
-    _, text, error = first
-    delimiter = delimiter_guess(path, text)
-    header: list[str] | None = []
+    error = bad.pop(1, "")
+    delimiter = delimiter_guess(path, first)
+    header: list[str] = []
     if not error:
         try:
-            header = next(csv.reader([text], delimiter=delimiter, strict=True), [])
+            header = next(csv.reader([first], delimiter=delimiter, strict=True), [])
         except csv.Error as exc:
             error = f"not readable as CSV: {exc}"
 
     def rows() -> Iterator[Row]:
         with f:
-            # The header is line 1 of the reader, so its line numbers are the file's.
-            for row in _rows(chain([(1, "", "")], numbered), delimiter):
-                if row.line > 1:
-                    yield row
+            yield from _rows(lines, delimiter, bad)
 
     return Table(header, error, delimiter, rows())
 

@@ -30,6 +30,23 @@ def test_a_crlf_split_between_two_reads_is_one_line_ending(tmp_path, monkeypatch
     assert read(path) == (["ab", "c"], [(2, ["d", "e"], ""), (3, ["fg", "h"], "")])
 
 
+@pytest.mark.parametrize("chunk", [3, 7, 1 << 20])
+def test_line_numbers_hold_whatever_the_chunks_a_file_is_read_in(tmp_path, monkeypatch, chunk):
+    monkeypatch.setattr(csvfiles, "CHUNK", chunk)
+    path = tmp_path / "a.csv"
+    path.write_bytes(b"\xef\xbb\xbfitem,w\r\na,1\r\nb,2\rc,\xe9\nd,4\n\ne,5")
+    table = table_open(path)
+    assert table.header == ["item", "w"]
+    assert [(r.line, r.fields, r.error) for r in table.rows] == [
+        (2, ["a", "1"], ""),
+        (3, ["b", "2"], ""),
+        (4, None, "not valid UTF-8 (byte 0xe9 at column 3)"),
+        (5, ["d", "4"], ""),
+        (6, [], ""),
+        (7, ["e", "5"], ""),
+    ]
+
+
 def test_a_line_over_the_limit_is_a_bad_row_and_is_not_held_in_memory(tmp_path, monkeypatch):
     monkeypatch.setattr(csvfiles, "CHUNK", 8)
     monkeypatch.setattr(csvfiles, "MAX_LINE_BYTES", 20)
