@@ -3,8 +3,12 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-
-STAGE_FIELDS = {"probe": "probe_status", "frames": "frames_status", "proxy": "proxy_status", "ocr": "ocr_status"}
+STAGE_FIELDS = {
+    "probe": "probe_status",
+    "frames": "frames_status",
+    "proxy": "proxy_status",
+    "ocr": "ocr_status",
+}
 
 
 def claim_running_stages(apps, schema_editor):
@@ -15,29 +19,44 @@ def claim_running_stages(apps, schema_editor):
     for stage, field in STAGE_FIELDS.items():
         running = Video.objects.filter(**{field: "running"}).values_list("id", "updated_at")
         StageClaim.objects.bulk_create(
-            StageClaim(video_id=video_id, stage=stage, claimed_at=updated_at) for video_id, updated_at in running
+            StageClaim(video_id=video_id, stage=stage, claimed_at=updated_at)
+            for video_id, updated_at in running
         )
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('curation', '0007_publisher_no_dataset_index'),
+        ("curation", "0007_publisher_no_dataset_index"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='StageClaim',
+            name="StageClaim",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('stage', models.CharField(max_length=10)),
-                ('task_id', models.CharField(blank=True, max_length=255)),
-                ('claimed_at', models.DateTimeField()),
-                ('attempts', models.PositiveSmallIntegerField(default=1)),
-                ('video', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='stage_claims', to='curation.video')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("stage", models.CharField(max_length=10)),
+                ("task_id", models.CharField(blank=True, max_length=255)),
+                ("claimed_at", models.DateTimeField()),
+                ("attempts", models.PositiveSmallIntegerField(default=1)),
+                (
+                    "video",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="stage_claims",
+                        to="curation.video",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('video', 'stage'), name='stage_claim_unique_per_stage')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("video", "stage"), name="stage_claim_unique_per_stage")
+                ],
             },
         ),
         migrations.RunPython(claim_running_stages, migrations.RunPython.noop),
