@@ -1,4 +1,4 @@
-"""CSV/TSV files people bring (answers files) and take away (exports, verdicts). Plain Python.
+"""CSV/TSV files people bring (answers files, manifests) and take away (exports, verdicts). Plain Python.
 
 Reading: `table_open` reads a file as a stream of rows that each carry their line number, and
 turns what the csv module would raise mid-file (a field over its 128 KiB limit, broken quoting)
@@ -18,7 +18,7 @@ must still read as -3.
 
 import csv
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,11 +63,13 @@ def delimiter_guess(path: Path, header_line: str) -> str:
     return "\t" if "\t" in header_line else ","
 
 
-def _raw_lines(f) -> Iterator[list[bytes | None]]:
+def _raw_lines(f, progress: Callable[[int], None] | None = None) -> Iterator[list[bytes | None]]:
     """The file's lines without their endings (LF, CRLF or CR), a list per chunk read; None
-    stands for a line over MAX_LINE_BYTES."""
+    stands for a line over MAX_LINE_BYTES. `progress` is told the bytes of each chunk."""
     carry, overlong, after_cr = b"", False, False
     while chunk := f.read(CHUNK):
+        if progress:
+            progress(len(chunk))
         if after_cr and chunk.startswith(b"\n"):  # a CRLF split across two chunks
             chunk = chunk[1:]
         after_cr = chunk.endswith(b"\r")
@@ -97,11 +99,11 @@ def _decoded(raw: bytes | None, number: int) -> tuple[str, str]:
     return text, ""
 
 
-def _text_lines(f, bad: dict[int, str]) -> Iterator[str]:
+def _text_lines(f, bad: dict[int, str], progress: Callable[[int], None] | None = None) -> Iterator[str]:
     """Decoded lines ending in "\n"; one that cannot be used is noted in `bad` by its number and
     read as empty. A chunk's lines are decoded at once when they can be (the common case)."""
     number = 0
-    for raws in _raw_lines(f):
+    for raws in _raw_lines(f, progress):
         if None not in raws:
             try:
                 text = b"\n".join(raws).decode("utf-8-sig" if number == 0 else "utf-8")
@@ -150,11 +152,12 @@ def _rows(lines: Iterator[str], delimiter: str, bad: dict[int, str]) -> Iterator
             start = end + 1
 
 
-def table_open(path: Path) -> Table:
-    """The header (from the first line) and the rows below it, read lazily."""
+def table_open(path: Path, progress: Callable[[int], None] | None = None) -> Table:
+    """The header (from the first line) and the rows below it, read lazily; `progress` is told
+    the bytes read."""
     f = open(path, "rb")  # noqa: SIM115 - closed when the rows are exhausted or collected
     bad: dict[int, str] = {}
-    lines = _text_lines(f, bad)
+    lines = _text_lines(f, bad, progress)
     first = next(lines, None)
     if first is None:
         f.close()

@@ -4,7 +4,6 @@ JSONL and CSV are read line by line (constant memory); a folder of videos is wal
 order, the first sub-folder naming the topic (Kinetics / ImageFolder layout).
 """
 
-import csv
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -14,6 +13,7 @@ from pathlib import Path
 import orjson
 
 from curation.errors import ManifestError
+from curation.lib.csvfiles import UnreadableFile, table_open
 
 VIDEO_EXTENSIONS = {
     ".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".flv", ".3gp", ".ts", ".wmv",
@@ -101,27 +101,26 @@ def _jsonl_rows(path: Path, progress: Progress | None) -> Iterator[Row]:
 
 
 def _csv_rows(path: Path, progress: Progress | None) -> Iterator[Row]:
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    with open(path, "rb") as f:
-        lines = _decoded_lines(f, progress)
-        reader = csv.reader(lines, delimiter=delimiter)
-        try:
-            header = next(reader)
-        except StopIteration:
-            raise ManifestError(f"{path.name} is empty: no header row") from None
-        header = [name.strip().lstrip("\ufeff") for name in header]
-        if REQUIRED_FIELD not in header or len(set(header)) != len(header) or "" in header:
-            raise ManifestError(
-                f"{path.name}: wrong CSV header {header!r}: it needs a {REQUIRED_FIELD!r} column "
-                "and unique, non-empty column names"
-            )
-        start = reader.line_num + 1
-        for values in reader:
-            number, start = start, reader.line_num + 1
-            if not any(v.strip() for v in values):
+    # The answers files' reader: bare-CR line endings, over-long fields, broken quoting, NUL
+    # bytes and bad UTF-8 become a bad row (by line) instead of a traceback.
+    table = table_open(path, progress)
+    if table.header is None:
+        raise ManifestError(f"{path.name} is empty: no header row")
+    if table.header_error:
+        raise ManifestError(f"{path.name}: the header line cannot be read: {table.header_error}")
+    header = [name.strip().lstrip("\ufeff") for name in table.header]
+    if REQUIRED_FIELD not in header or len(set(header)) != len(header) or "" in header:
+        raise ManifestError(
+            f"{path.name}: wrong CSV header {header!r}: it needs a {REQUIRED_FIELD!r} column "
+            "and unique, non-empty column names"
+        )
+    try:
+        for row in table.rows:
+            number, values = row.line, row.fields
+            if values is None:
+                yield number, RowError(number, "-", row.error)
                 continue
-            if any("\udc80" <= ch <= "\udcff" for value in values for ch in value):
-                yield number, RowError(number, "-", "not valid UTF-8")
+            if not any(v.strip() for v in values):
                 continue
             if len(values) != len(header):
                 yield (
@@ -130,15 +129,8 @@ def _csv_rows(path: Path, progress: Progress | None) -> Iterator[Row]:
                 )
                 continue
             yield number, {k: v for k, v in zip(header, values, strict=True) if v != ""}
-
-
-def _decoded_lines(f, progress: Progress | None) -> Iterator[str]:
-    # surrogateescape keeps a bad line's bytes visible to the row check instead of failing
-    # the whole file; the row that holds them is rejected on its own.
-    for raw in f:
-        if progress:
-            progress(len(raw))
-        yield raw.decode("utf-8", errors="surrogateescape")
+    except UnreadableFile as exc:
+        raise ManifestError(f"{path.name}: {exc}") from None
 
 
 def _folder_rows(root: Path, progress: Progress | None) -> Iterator[Row]:

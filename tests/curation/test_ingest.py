@@ -235,7 +235,7 @@ def test_a_csv_manifest_with_quoted_fields_and_bad_rows(dataset, make_clip, writ
     summary = video_ingest(dataset=dataset, path=manifest, pipeline="none")
 
     got = reasons(summary)
-    assert got == {4: "-: not valid UTF-8", 5: "-: 6 fields where the header has 5"}
+    assert got == {4: "-: not valid UTF-8 (byte 0xe9 at column 12)", 5: "-: 6 fields where the header has 5"}
     a = Video.objects.get(external_id="a")
     assert a.title == 'Hello, "world"\nsecond line' and a.clicks == 5 and a.weak_topic.name == "pet cat"
     assert Video.objects.get(external_id="d").weak_topic.name == "pet dog"
@@ -373,3 +373,36 @@ def test_a_byte_order_mark_is_read_and_malformed_json_says_where(dataset, make_c
         "-: malformed JSON: Expecting ',' delimiter at character 30 of the line, "
         """after '"a.mp4", "id": "b" '"""
     )
+
+
+def test_a_malformed_csv_manifest_reports_each_bad_line_and_keeps_the_rest(
+    dataset, make_clip, write_manifest
+):
+    make_clip("a.mp4", seconds=1)
+    make_clip("e.mp4", seconds=2)
+    manifest = write_manifest(
+        b"video,id,title\r"  # bare CR line endings (old Mac, some spreadsheet exports)
+        b"a.mp4,a,fine\r"
+        b"a.mp4,b," + b"x" * 140_000 + b"\r"
+        b"a.mp4,c,nul\x00here\r"
+        b'a.mp4,d,"bad"quote\r'
+        b"e.mp4,e,also fine\r",
+        "odd.csv",
+    )
+
+    summary = video_ingest(dataset=dataset, path=manifest, pipeline="none")
+
+    got = reasons(summary)
+    assert got[3].startswith("-: a field longer than 131072 characters")
+    assert got[4].startswith("-: a NUL byte at column")
+    assert got[5].startswith("-: not readable as CSV")
+    assert sorted(Video.objects.values_list("external_id", flat=True)) == ["a", "e"]
+
+
+def test_a_csv_manifest_whose_quote_never_closes_is_refused_with_its_line(dataset, make_clip, write_manifest):
+    make_clip("a.mp4", seconds=1)
+    manifest = write_manifest(b'video,id,title\na.mp4,a,"never closed\na.mp4,b,x\n', "open.csv")
+
+    with pytest.raises(ManifestError, match="open.csv: line 2: a quote opened on this line is never closed"):
+        video_ingest(dataset=dataset, path=manifest, pipeline="none")
+    assert not Video.objects.exists()

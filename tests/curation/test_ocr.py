@@ -84,7 +84,7 @@ def test_crowdworkers_outsiders_and_anonymous_get_no_subtitles(client, worker1, 
 def test_the_export_carries_the_video_level_subtitle(video, tmp_path):
     call_command("export_dataset", "--dataset", video.dataset.slug, "--out", str(tmp_path / "out"))
     rows = [json.loads(line) for line in (tmp_path / "out" / "videos.jsonl").read_text().splitlines()]
-    cues = [[c.start, c.end, c.text] for c in video.subtitle_cues.order_by("index")]
+    cues = [{"start": c.start, "end": c.end, "text": c.text} for c in video.subtitle_cues.order_by("index")]
     assert rows[0]["subtitle"] == {"text": video.subtitle.text, "reason": None, "cues": cues}
     assert [(s, e) for s, e, _ in cues] == [(0.0, 2.0), (2.0, 4.0), (5.0, 8.0)]
 
