@@ -80,7 +80,8 @@ import django
 django.setup()
 from curation.lib.subtitles import subtitle_track
 from curation.models import Dataset, Frame, Video
-from curation.services import ocr, ocr_engine
+from curation.services.ocr import engine as ocr_engine
+from curation.services.ocr import stage as ocr
 from curation.services.datasets import dataset_create
 from curation.services.ingest import video_ingest
 from curation.services.pipeline import stage_execute

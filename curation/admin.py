@@ -6,7 +6,7 @@ from django.utils.html import format_html
 
 from curation.errors import CurationError
 from curation.models import Dataset, IngestRun, Publisher, Topic, Video, VideoSubtitle
-from curation.services.uploads import video_ingest_upload
+from curation.services.ingest import video_ingest_upload
 
 
 class IngestUploadForm(forms.Form):

@@ -14,8 +14,8 @@ from curation import selectors
 from curation.errors import CurationError
 from curation.models import Dataset, StageStatus, Video
 from curation.services.datasets import dataset_create
+from curation.services.ingest import video_ingest_upload
 from curation.services.ocr import subtitle_render
-from curation.services.uploads import video_ingest_upload
 
 
 class DatasetOutput(serializers.ModelSerializer):

@@ -41,7 +41,7 @@ def media_roots_exist(app_configs=None, **kwargs) -> list[Error]:
 
 @register(CHECK_TAG)
 def ocr_weights_present(app_configs=None, **kwargs) -> list[Error]:
-    from curation.services.ocr_engine import ocr_missing_weights, ocr_model_dir
+    from curation.services.ocr.engine import ocr_missing_weights, ocr_model_dir
 
     missing = ocr_missing_weights()
     if not missing:

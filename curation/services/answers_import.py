@@ -31,7 +31,7 @@ from django.db import transaction
 from curation.errors import CurationError
 from curation.lib.csvfiles import Table, UnreadableFile, table_open
 from curation.models import EXTERNAL_ID_MAX_LENGTH, Dataset, ExternalAnswer, Video
-from curation.services.manifests import RowError
+from curation.services.ingest.manifests import RowError
 
 BATCH = 5000
 MAX_ERRORS_KEPT = 1000

@@ -42,7 +42,7 @@ def _source(video: Video) -> Path:
 
 
 def _command(source: Path, target: Path, *, demuxer: str, audio: bool) -> list[str]:
-    # The probed demuxer and local files only: see curation.services.frames_decode.
+    # The probed demuxer and local files only: see curation.services.frames.decode.
     command = [settings.MICROCURATE_FFMPEG, "-v", "error", "-nostdin", "-y"]
     command += ["-protocol_whitelist", "file", "-f", demuxer, "-i", str(source)]
     command += ["-map", "0:v:0", "-vf", SCALE, "-c:v", "libx264", "-preset", "veryfast", "-crf", "23"]

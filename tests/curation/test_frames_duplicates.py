@@ -11,7 +11,7 @@ from curation.lib.neardup import pairwise_distances
 from curation.lib.quality import frame_descriptor
 from curation.models import DuplicateGroup, Video
 from curation.services.datasets import dataset_create
-from curation.services.frames_duplicates import (
+from curation.services.frames.duplicates import (
     distances_to_one,
     video_duplicates_find,
     video_duplicates_group,

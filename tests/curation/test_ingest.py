@@ -57,7 +57,7 @@ def test_a_rerun_after_a_crash_mid_ingest_completes_without_duplicates(
         make_clip(f"c{i}.mp4", seconds=1 + i * 0.25)
         rows.append({"video": f"c{i}.mp4", "id": f"c{i}"})
     manifest = write_manifest(rows)
-    from curation.services import ingest
+    from curation.services.ingest import run as ingest
 
     original = ingest._BatchWriter.write
     calls = {"n": 0}

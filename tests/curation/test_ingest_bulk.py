@@ -7,11 +7,12 @@ from django.db import connection
 
 from curation.errors import ManifestError
 from curation.models import IngestRun, Publisher, Topic, Video
-from curation.services import ingest, ingest_direct
 from curation.services.datasets import dataset_create
+from curation.services.ingest import direct as ingest_direct
+from curation.services.ingest import run as ingest
 from curation.services.ingest import video_ingest
-from curation.services.ingest_direct import DirectStore, may_skip_triggers
-from curation.services.ingest_rows import RowReader
+from curation.services.ingest.direct import DirectStore, may_skip_triggers
+from curation.services.ingest.rows import RowReader
 
 
 def url_rows(count: int, *, start: int = 0) -> list[dict]:

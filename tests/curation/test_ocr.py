@@ -8,7 +8,7 @@ from django.core.management import call_command
 
 from curation.lib.subtitles import normalise
 from curation.models import StageStatus, SubtitleCue, Video, VideoSubtitle
-from curation.services import ocr_engine
+from curation.services.ocr import engine as ocr_engine
 from curation.services.pipeline import pipeline_reset, stage_execute
 from tests.curation.ocr_helpers import HANDLE, SUBTITLES, TITLE, cue_tuples, expected, processed_clips
 

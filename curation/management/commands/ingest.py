@@ -8,7 +8,7 @@ from curation.checks import CHECK_TAG
 from curation.errors import CurationError
 from curation.services.datasets import dataset_get
 from curation.services.ingest import video_ingest
-from curation.services.manifests import manifest_size
+from curation.services.ingest.manifests import manifest_size
 
 
 class Command(BaseCommand):

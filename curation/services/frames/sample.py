@@ -21,9 +21,7 @@ from django.db import transaction
 from curation.errors import InvalidSource, StageError
 from curation.lib.quality import FrameScores, analyse_frame
 from curation.models import Dataset, Frame, ThumbnailTruth, Video
-from curation.services.frames_decode import decode_frames, working_size
-from curation.services.frames_duplicates import video_duplicates_find, video_duplicates_group, video_signature
-from curation.services.frames_select import (
+from curation.services.frames.candidates import (
     Truth,
     Verdict,
     frame_scores_stored,
@@ -31,6 +29,8 @@ from curation.services.frames_select import (
     thumbnail_load,
     thumbnail_truth,
 )
+from curation.services.frames.decode import decode_frames, working_size
+from curation.services.frames.duplicates import video_duplicates_find, video_duplicates_group, video_signature
 from curation.services.probe import probed_demuxer
 from curation.services.sources import local_path_resolve
 

@@ -8,7 +8,7 @@ from django.db import connection
 from django.utils import timezone
 
 from curation.models import Publisher, Video
-from curation.services.ingest_rows import Draft
+from curation.services.ingest.rows import Draft
 
 
 class Staging:

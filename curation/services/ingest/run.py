@@ -27,10 +27,10 @@ from curation.models import (
     IngestRun,
     Video,
 )
-from curation.services.ingest_direct import DirectStore, copy_line, lookup_sql, may_skip_triggers
-from curation.services.ingest_rows import Draft, RowReader, RowRejected
-from curation.services.ingest_staging import Staging
-from curation.services.manifests import RowError, manifest_rows
+from curation.services.ingest.direct import DirectStore, copy_line, lookup_sql, may_skip_triggers
+from curation.services.ingest.manifests import RowError, manifest_rows
+from curation.services.ingest.rows import Draft, RowReader, RowRejected
+from curation.services.ingest.staging import Staging
 from curation.services.pipeline import pipeline_start
 
 logger = logging.getLogger("microcurate.ingest")

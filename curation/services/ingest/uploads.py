@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 
 from curation.models import Dataset, IngestRun
-from curation.services.ingest import IngestSummary, video_ingest
+from curation.services.ingest.run import IngestSummary, video_ingest
 
 
 def video_ingest_upload(*, dataset: Dataset, upload: UploadedFile, pipeline: str) -> IngestSummary:

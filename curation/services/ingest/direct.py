@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from curation.errors import ManifestError
 from curation.models import Dataset, IngestRun, Publisher, Topic, Video
-from curation.services.ingest_rows import Draft
+from curation.services.ingest.rows import Draft
 
 PUBLISHER_CACHE_LIMIT = 500_000
 # In copy_line's order: the text columns first.

@@ -31,7 +31,7 @@ from curation.lib.quality import is_readable
 from curation.lib.subtitles import Box, FrameText, Track, confident, subtitle_track
 from curation.lib.textchange import BOX_MARGIN, changed_mask, gray_small, region_changed, text_unchanged
 from curation.models import Frame, StageStatus, SubtitleCue, Video, VideoSubtitle
-from curation.services import ocr_engine
+from curation.services.ocr import engine as ocr_engine
 
 logger = logging.getLogger("microcurate.ocr")
 # Longer side of the picture text is detected on. The stored frames are 360 px on the short side

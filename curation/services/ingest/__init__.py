@@ -1,0 +1,16 @@
+"""Ingest: a manifest (JSONL, CSV, a folder of clips) or an upload becomes Video rows, in
+batches, idempotently. `run` stores batches, `rows` checks each row, `direct` and `staging` are
+the two ways a batch reaches the database, `manifests` reads the files."""
+
+from curation.services.ingest.manifests import RowError, manifest_rows, manifest_size
+from curation.services.ingest.run import IngestSummary, video_ingest
+from curation.services.ingest.uploads import video_ingest_upload
+
+__all__ = [
+    "IngestSummary",
+    "RowError",
+    "manifest_rows",
+    "manifest_size",
+    "video_ingest",
+    "video_ingest_upload",
+]
