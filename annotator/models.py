@@ -10,7 +10,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from curation.models import Dataset, Topic, Video
+from curation.models import Dataset, Topic, VerdictLabel, Video
+from ml import verdicts
 
 
 class TaskKind(models.TextChoices):
@@ -24,14 +25,18 @@ class TopicChoice(models.TextChoices):
     UNSURE = "unsure", "Can't tell"
 
 
-class Verdict(models.TextChoices):
-    PENDING = "pending", "Pending"
-    VERIFIED = "verified", "Topic verified"
-    NOISE = "noise", "Label noise (two No)"
-    DISAGREEMENT = "disagreement", "Disagreement"
-    UNSURE = "unsure", "Can't tell"
-    MATCHES_TRUTH = "matches_truth", "Pick matches the ground-truth frame"
-    DIFFERS = "differs", "Pick differs from the ground-truth frame"
+class ThumbnailVerdict(models.TextChoices):
+    """A thumbnail task's outcome (ml.verdicts.THUMBNAIL_VERDICTS)."""
+
+    MATCHES_TRUTH = verdicts.MATCHES_TRUTH, "Pick matches the ground-truth frame"
+    DIFFERS = verdicts.DIFFERS, "Pick differs from the ground-truth frame"
+    DISAGREEMENT = verdicts.DISAGREEMENT, "Disagreement"
+    PENDING = verdicts.PENDING, "Pending"
+
+
+# A task's live verdict: a topic task's is a preview of the video's verdict (VerdictLabel, the
+# same rule as aggregation's), a thumbnail task's its own outcome.
+TASK_VERDICTS = [("Topic", VerdictLabel.choices), ("Thumbnail", ThumbnailVerdict.choices)]
 
 
 class Task(models.Model):
@@ -45,7 +50,7 @@ class Task(models.Model):
     is_gold = models.BooleanField(default=False)
     gold_answer = models.CharField(max_length=20, blank=True, help_text="yes/no/unsure or a frame id.")
     escalated = models.BooleanField(default=False, help_text="A slot was added after a disagreement.")
-    verdict = models.CharField(max_length=15, choices=Verdict, default=Verdict.PENDING, db_index=True)
+    verdict = models.CharField(max_length=15, choices=TASK_VERDICTS, default=verdicts.PENDING, db_index=True)
     truth_frame = models.ForeignKey(
         "curation.Frame",
         on_delete=models.SET_NULL,

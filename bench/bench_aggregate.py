@@ -50,11 +50,12 @@ if runner.startswith("crowdkit"):
     if runner == "crowdkit-ds":
         extra["iterations"] = len(model.loss_history_)
 else:
-    from ml.aggregate import aggregate
+    from ml.verdicts import verdicts_decide
     start = time.perf_counter()
-    result = aggregate(a, runner, negative="no")
+    result = verdicts_decide(a, runner)
     seconds = time.perf_counter() - start
-    predicted = result.label
+    # A disagreement stays in the dataset (USV): it counts as the clean label here.
+    predicted = np.where(result.reference < 0, 1, result.reference)
     if runner == "ds":
         extra["iterations"] = result.iterations
 print(json.dumps({"seconds": seconds, "accuracy": float((predicted == sim.truth).mean()), **extra}))

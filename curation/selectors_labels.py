@@ -1,8 +1,8 @@
 """Reads of aggregation runs and verdicts, with their joins inside (noise estimates: noise.py)."""
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
-from curation.models import AggregationRun, Dataset, Video, VideoVerdict
+from curation.models import AggregationRun, Dataset, VerdictLabel, Video, VideoVerdict
 
 
 def aggregation_run_latest(*, dataset: Dataset) -> AggregationRun | None:
@@ -15,6 +15,18 @@ def verdict_list(*, dataset: Dataset, method: str | None = None) -> QuerySet[Vid
         VideoVerdict.objects.filter(dataset=dataset).select_related("video").order_by("video_id", "method")
     )
     return verdicts.filter(method=method) if method else verdicts
+
+
+def verdict_counts(*, dataset: Dataset) -> dict | None:
+    """The dataset's authoritative topic verdicts, counted: those of its latest aggregation run's
+    method, every label (zeros too); None before the first run. Every page and report that shows
+    verdict counts reads them here, so none can disagree with another."""
+    run = aggregation_run_latest(dataset=dataset)
+    if run is None:
+        return None
+    verdicts = VideoVerdict.objects.filter(dataset=dataset, method=run.method)
+    counted = dict(verdicts.values_list("label").annotate(n=Count("id")).values_list("label", "n"))
+    return {"run": run, "counts": {label: counted.get(label, 0) for label in VerdictLabel.values}}
 
 
 def disputed_list(*, run: AggregationRun) -> list[dict]:
@@ -64,6 +76,7 @@ def quality_overview(*, dataset: Dataset) -> dict | None:
         "splits": by_scope.get("split", []),
         "extrapolation": extrapolation,
         "expected_noisy": round(extrapolation.rate * extrapolation.population) if extrapolation else None,
+        "verdicts": verdict_counts(dataset=dataset),
         "kappa": agreement.get("kappa"),
         "alpha": agreement.get("alpha"),
         "disputed": disputed_list(run=run)[:20] if run else [],

@@ -10,6 +10,7 @@ from annotator.permissions import is_crowdworker
 from annotator.services.quality import annotator_quality
 from curation import selectors
 from curation.models import Dataset
+from curation.selectors_labels import verdict_counts
 
 
 @login_required
@@ -45,5 +46,12 @@ def progress(request):
     for dataset in Dataset.objects.order_by("slug"):
         kinds = annotation.dataset_progress(dataset=dataset)
         if kinds:
-            rows.append({"dataset": dataset, "kinds": kinds, "workers": annotator_quality(dataset=dataset)})
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "kinds": kinds,
+                    "verdicts": verdict_counts(dataset=dataset),
+                    "workers": annotator_quality(dataset=dataset),
+                }
+            )
     return render(request, "frontend/progress.html", {"rows": rows})

@@ -1,4 +1,6 @@
-"""Answers → per-item verdicts: USV's rule, majority vote and Dawid–Skene. Plain numpy.
+"""Answers → per-item labels: majority vote and Dawid–Skene. Plain numpy.
+
+USV's rule, the `auto` choice and what a label means as a verdict live in `ml.verdicts`.
 
 Answers are integer codes (see `encode_answers`): one row per answer with the item, the worker
 and the label as indices into `items`, `workers` and `classes`. Every method returns an
@@ -13,7 +15,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-METHODS = ("usv", "mv", "ds")
 NO_GOLD = -1
 _EPS = 1e-10
 # Labels read as USV's "No" (the video's main topic is not the query) when no negative is named.
@@ -136,34 +137,6 @@ def majority_vote(answers: Answers, *, tie_break: int | None = None) -> Aggregat
     return Aggregation("mv", label, confidence, used, disputed, notes={"ties": int(tied.sum())})
 
 
-def usv_rule(answers: Answers, *, negative: int) -> Aggregation:
-    """USV Stage IV: two No ⇒ label noise; one Yes and one No ⇒ disagreement, the video stays.
-
-    Binary answers only. With more answers a No verdict needs at least two No votes and more
-    No than Yes (as annotator.verdicts does for live tasks). Confidence is the share of answers
-    that agree with the verdict (0.5 for a split pair; 0 for a lone No that cannot call noise).
-    """
-    if answers.n_classes != 2:
-        raise AggregationError(f"USV's rule needs yes/no answers; these have {answers.n_classes} labels")
-    if negative not in (0, 1):
-        raise AggregationError("the negative label must be one of the two classes")
-    counts = answers.counts()
-    used, disputed = _unanimity(counts)
-    no, yes = counts[:, negative], counts[:, 1 - negative]
-    noise = (no >= 2) & (no > yes)
-    label = np.where(noise, negative, 1 - negative)
-    confidence = np.where(noise, no, yes) / np.maximum(used, 1)
-    _apply_gold(answers, label, confidence)
-    return Aggregation(
-        "usv",
-        label,
-        confidence,
-        used,
-        disputed,
-        notes={"noise": int(noise.sum()), "disagreement": int(((no == yes) & (no > 0)).sum())},
-    )
-
-
 def _m_step(answers: Answers, posterior: np.ndarray, n_workers: int) -> np.ndarray:
     """Per-worker confusion matrices P(answer = l | truth = k), shape (W, K, K)."""
     k = answers.n_classes
@@ -257,13 +230,3 @@ def negative_class(classes: Sequence, negative: Hashable | None = None) -> int:
     if len(matches) != 1:
         raise AggregationError(f"cannot tell which of {list(classes)} means No: name the negative label")
     return matches[0]
-
-
-def aggregate(answers: Answers, method: str, *, negative: Hashable | None = None) -> Aggregation:
-    if method == "mv":
-        return majority_vote(answers)
-    if method == "ds":
-        return dawid_skene(answers)
-    if method == "usv":
-        return usv_rule(answers, negative=negative_class(answers.classes, negative))
-    raise AggregationError(f"unknown aggregation method {method!r} (use one of {', '.join(METHODS)})")

@@ -3,11 +3,12 @@
 Curation cannot import this app, so the answers go over as plain rows. Answers of workers whose
 answers staff excluded are left out (and counted); a gold task's video carries its known answer,
 while the workers' answers on it still count, so Dawid–Skene learns who is reliable from them.
+Each task's overlap goes with them: a video with fewer answers than its task needs is pending.
 """
 
 from collections.abc import Iterator
 
-from annotator.models import AnnotatorProfile, Answer, TaskKind
+from annotator.models import AnnotatorProfile, Answer, Task, TaskKind
 from curation.models import Dataset
 from curation.services.verdicts import VerdictsSummary, verdicts_aggregate
 
@@ -33,6 +34,14 @@ def dataset_aggregate(*, dataset: Dataset, method: str = "auto") -> VerdictsSumm
         task__dataset=dataset, task__kind=TaskKind.TOPIC, worker_id__in=excluded_all
     )
     excluded = set(answered.values_list("worker_id", flat=True).distinct())
+    # Only the tasks whose overlap differs from the dataset's (gold: none, escalated: one more).
+    tasks = Task.objects.filter(dataset=dataset, kind=TaskKind.TOPIC).exclude(
+        needed=dataset.annotation_overlap
+    )
     return verdicts_aggregate(
-        dataset=dataset, rows=_rows(dataset, excluded), method=method, excluded_workers=len(excluded)
+        dataset=dataset,
+        rows=_rows(dataset, excluded),
+        method=method,
+        excluded_workers=len(excluded),
+        required=dict(tasks.values_list("video_id", "needed")),
     )

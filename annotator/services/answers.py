@@ -12,8 +12,8 @@ from annotator.conf import annotation_config
 from annotator.errors import AlreadyAnswered, InvalidAnswer, LeaseExpired, NotYourAssignment, WorkerPaused
 from annotator.models import Answer, Assignment, Task, TaskKind, TopicChoice
 from annotator.services.assignment import PAUSED, aware, db_time, for_update, from_row, profile_lock, sql
-from annotator.verdicts import thumbnail_verdict, topic_verdict
 from curation.models import Frame
+from ml.verdicts import DISAGREEMENT, PENDING, thumbnail_verdict, topic_verdict
 
 _TASK_FIELDS = [
     "id", "dataset_id", "video_id", "kind", "topic_id", "needed", "answered", "priority", "is_gold",
@@ -184,30 +184,32 @@ def task_recompute(*, task: Task, check_slots: bool = True) -> Task:
 
 def _task_settle(*, task: Task, answers: list[tuple], check_slots: bool) -> Task:
     """task_recompute from the task's answers as (choice, frame id, excluded), oldest first."""
-    if task.is_gold:  # known answer: every answer is scored against it, none makes a verdict
+    if task.is_gold:  # every answer is scored against the known answer, which is the verdict
         task.answered = len(answers)
+        if task.kind == TaskKind.TOPIC:
+            task.verdict, _ = topic_verdict([c for c, _, _ in answers], required=0, gold=task.gold_answer)
         sql(
-            "UPDATE annotator_task SET answered = %s, updated_at = %s WHERE id = %s",
-            [task.answered, db_time(timezone.now()), task.id],
+            "UPDATE annotator_task SET answered = %s, verdict = %s, updated_at = %s WHERE id = %s",
+            [task.answered, task.verdict, db_time(timezone.now()), task.id],
             fetch=None,
         )
         return task
     answers = [(choice, frame) for choice, frame, excluded in answers if not excluded]
     task.answered = len(answers)
-    task.verdict, task.verdict_frame_id, task.agreement = "pending", None, None
-    if task.answered >= task.needed:
-        if task.kind == TaskKind.TOPIC:
-            task.verdict, task.agreement = topic_verdict([choice for choice, _ in answers])
-            if task.verdict == "disagreement" and not task.escalated:
-                if annotation_config(task.dataset).third_opinion:
-                    task.needed += 1
-                    task.escalated = True
-                    task.verdict = "pending"
-                    check_slots = True
-        else:
-            task.verdict, task.verdict_frame_id, task.agreement = thumbnail_verdict(
-                [frame for _, frame in answers], task.truth_frame_id
-            )
+    task.verdict_frame_id = None
+    # ml.verdicts decides, as it does for the aggregation run: pending below the task's overlap.
+    if task.kind == TaskKind.TOPIC:
+        task.verdict, task.agreement = topic_verdict([choice for choice, _ in answers], required=task.needed)
+        if task.verdict == DISAGREEMENT and not task.escalated:
+            if annotation_config(task.dataset).third_opinion:
+                task.needed += 1
+                task.escalated = True
+                task.verdict, task.agreement = PENDING, None
+                check_slots = True
+    else:
+        task.verdict, task.verdict_frame_id, task.agreement = thumbnail_verdict(
+            [frame for _, frame in answers], task.truth_frame_id, required=task.needed
+        )
     missing = 0
     if check_slots:
         open_slots = task.assignments.filter(state=Assignment.State.OPEN).count()

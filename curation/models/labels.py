@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Q
 
 from curation.models.media import EXTERNAL_ID_MAX_LENGTH, Dataset, Video
+from ml import verdicts
 
 
 class AggregationMethod(models.TextChoices):
@@ -19,10 +20,13 @@ class AggregationMethod(models.TextChoices):
 
 
 class VerdictLabel(models.TextChoices):
-    VERIFIED = "verified", "Topic verified"
-    NOISE = "noise", "Label noise"
-    DISAGREEMENT = "disagreement", "Disagreement"
-    UNSURE = "unsure", "Can't tell"
+    """A video's topic verdict (ml.verdicts.TOPIC_VERDICTS, the one vocabulary)."""
+
+    VERIFIED = verdicts.VERIFIED, "Topic verified"
+    NOISE = verdicts.NOISE, "Label noise"
+    DISAGREEMENT = verdicts.DISAGREEMENT, "Disagreement"
+    UNSURE = verdicts.UNSURE, "Can't tell"
+    PENDING = verdicts.PENDING, "Pending (fewer answers than the overlap)"
 
 
 class ExternalAnswer(models.Model):

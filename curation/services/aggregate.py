@@ -1,7 +1,8 @@
 """Aggregate an answers file into a verdicts file, without the database (audits, comparisons).
 
 In: CSV or TSV with a header naming `item`, `worker`, `label` and optionally `gold` (other
-columns are ignored). Out: `item,label,confidence`, one row per item in first-seen order. The
+columns are ignored). Out: `item,label,confidence`, one row per item in first-seen order, and a
+`verdict` column when the labels are topic answers (ml.verdicts: the verdicts `aggregate` stores). The
 file is read as a stream into integer codes; a file with bad rows is refused whole, naming each
 row by its line number, and the verdicts file appears only complete (written aside, then
 renamed), so an audit never reads a half-written or partly aggregated result. Lines may end in
@@ -24,14 +25,12 @@ import numpy as np
 
 from curation.errors import CurationError
 from curation.lib.csvfiles import SafeWriter, UnreadableFile, table_open
-from ml.aggregate import NO_GOLD, AggregationError, Answers, aggregate
+from ml.aggregate import NO_GOLD, AggregationError, Answers
+from ml.verdicts import TOPIC_VERDICTS, Verdicts, verdicts_decide
 
 REQUIRED = ("item", "worker", "label")
 REPEATED = ("refuse", "first", "last", "all")
 MAX_LISTED = 20
-# Evidence (bench/bench_aggregate.py, simulated USV verification): with two answers per item
-# majority vote beats Dawid–Skene; from three answers on, Dawid–Skene wins clearly.
-DS_FROM_ANSWERS_PER_ITEM = 3.0
 
 
 class AnswersFileError(CurationError):
@@ -223,25 +222,48 @@ def _repeats(
     return keep, Repeats(policy, rows, pairs, int(dropped.size)), []
 
 
-def method_resolve(method: str, answers: Answers) -> str:
-    if method != "auto":
-        return method
-    per_item = answers.item.size / max(answers.n_items, 1)
-    return "ds" if per_item >= DS_FROM_ANSWERS_PER_ITEM else "mv"
+def _verdict_rows(result: Verdicts):
+    """(item, label, confidence[, verdict]) per item; a pending item has no label or confidence."""
+    classes, pending = result.answers.classes, result.pending.tolist()
+    labels = ["" if k == NO_GOLD else classes[k] for k in result.reference.tolist()]
+    confidence = ["" if p else f"{c:.4f}" for c, p in zip(result.confidence.tolist(), pending, strict=True)]
+    columns = [result.answers.items, labels, confidence]
+    if result.code is not None:
+        columns.append(result.labels())
+    return zip(*columns, strict=True)
+
+
+def _tally(result: Verdicts) -> dict:
+    """Verdicts per topic outcome, or per label (and pending) for labels that are not topic answers."""
+    if result.code is not None:
+        counts = np.bincount(result.code, minlength=len(TOPIC_VERDICTS))
+        return {name: int(n) for name, n in zip(TOPIC_VERDICTS, counts, strict=True) if n}
+    counts = np.bincount(result.reference[~result.pending], minlength=result.answers.n_classes)
+    tally = {c: int(n) for c, n in zip(result.answers.classes, counts, strict=True)}
+    return tally | ({"pending": int(result.pending.sum())} if result.pending.any() else {})
 
 
 def answers_file_aggregate(
-    *, path: Path, out: Path, method: str = "auto", negative: str | None = None, repeated: str = "refuse"
+    *,
+    path: Path,
+    out: Path,
+    method: str = "auto",
+    negative: str | None = None,
+    repeated: str = "refuse",
+    min_answers: int = 1,
 ) -> AggregateFileSummary:
+    """`min_answers`: an item with fewer answers is `pending` (not judged), as a video whose task
+    lacks answers is in the database; a file states no overlap, so the default judges every item."""
     path, out = Path(path), Path(out)
+    if min_answers < 0:
+        raise AnswersFileError(f"min_answers must be 0 or more, not {min_answers}")
     if out.resolve() == path.resolve():
         raise AnswersFileError("the verdicts file must not overwrite the answers file")
     if not out.parent.is_dir():
         raise AnswersFileError(f"folder {str(out.parent)!r} for the verdicts file does not exist")
     answers, repeats = answers_file_read(path, repeated=repeated)
-    chosen = method_resolve(method, answers)
     try:
-        result = aggregate(answers, chosen, negative=negative)
+        result = verdicts_decide(answers, method, required=min_answers, negative=negative)
     except AggregationError as exc:
         raise AnswersFileError(f"{path.name}: {exc}") from None
     delimiter = "\t" if out.suffix.lower() == ".tsv" else ","
@@ -249,23 +271,23 @@ def answers_file_aggregate(
     try:
         with os.fdopen(handle, "w", newline="", encoding="utf-8") as f:
             writer = SafeWriter(f, delimiter=delimiter, lineterminator="\n")
-            writer.writerow(("item", "label", "confidence"))
-            labels = [answers.classes[k] for k in result.label]
-            writer.writerows(zip(answers.items, labels, (f"{c:.4f}" for c in result.confidence), strict=True))
+            writer.writerow(
+                ("item", "label", "confidence", *(("verdict",) if result.code is not None else ()))
+            )
+            writer.writerows(_verdict_rows(result))
         os.chmod(partial, 0o644)  # mkstemp makes it private; a verdicts file is for sharing
         os.replace(partial, out)
     except BaseException:
         Path(partial).unlink(missing_ok=True)
         raise
-    counts = np.bincount(result.label, minlength=answers.n_classes)
     return AggregateFileSummary(
-        method=chosen,
+        method=result.method,
         answers=int(answers.item.size),
         items=answers.n_items,
         workers=len(answers.workers),
         classes=answers.classes,
         gold_items=int((answers.gold != NO_GOLD).sum()),
-        label_counts={c: int(n) for c, n in zip(answers.classes, counts, strict=True)},
+        label_counts=_tally(result),
         iterations=result.iterations,
         out=out,
         repeated=repeats,

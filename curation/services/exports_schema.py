@@ -32,7 +32,7 @@ FIELDS = (
     (
         "verdict",
         ("struct", (
-            ("label", "text", "verified, noise, disagreement, unsure…"),
+            ("label", "text", "verified, noise, disagreement, unsure or pending (too few answers yet)"),
             ("method", "text", "the aggregation method"),
             ("confidence", "float", "0–1"),
             ("answers_used", "int", "answers behind the verdict"),
@@ -42,7 +42,7 @@ FIELDS = (
             )), "answer counts"),
             ("disputed", "bool", "the answers were not unanimous"),
         )),
-        "the topic verdict of the exported method (null: not judged)",
+        "the topic verdict of the exported method (null: no answers)",
     ),
     (
         "probe",

@@ -1,7 +1,8 @@
 """Noise estimates with confidence intervals, from a method's verdicts, kept as history.
 
 A rate is the share of judged videos whose verdict is noise: `n` counts the videos with a
-verdict of verified or noise, `noisy` those of noise. Disagreements (one Yes, one No) and unsure
+verdict of verified or noise, `noisy` those of noise. Pending videos (fewer answers than their
+overlap) are not judged: they count with the unverified ones. Disagreements (one Yes, one No) and unsure
 verdicts are left out of both: their truth is unknown, and counting them as clean — as USV's
 accounting does, since a disputed video stays in the set — would pull the rate down by the
 share of disputes, counting them as noise would push it up. The interval (Wilson or
@@ -29,8 +30,9 @@ from django.utils import timezone
 from curation.errors import CurationError
 from curation.models import AggregationRun, Dataset, NoiseEstimate, SplitMember, Video, VideoVerdict
 from ml.intervals import INTERVALS, IntervalError, extrapolate, noise_estimate
+from ml.verdicts import NOISE, PENDING, VERIFIED
 
-JUDGED = ("verified", "noise")
+JUDGED = (VERIFIED, NOISE)
 # The stored name of ml.intervals.extrapolate's interval ("beta-binomial-predictive" is longer
 # than the column).
 EXTRAPOLATION_INTERVAL = "beta-binomial"
@@ -46,7 +48,7 @@ def _counts(rows) -> list[tuple[str, int, int]]:
 
 
 def _grouped(verdicts, *keys: str):
-    noisy = Count("id", filter=Q(label="noise"))
+    noisy = Count("id", filter=Q(label=NOISE))
     return verdicts.values_list(*keys).annotate(noisy=noisy, n=Count("id")).order_by(*keys)
 
 
@@ -60,7 +62,7 @@ def noise_estimates_record(
         raise NoiseEstimateError(f"unknown interval {interval!r} (use one of {', '.join(INTERVALS)})")
     verdicts = VideoVerdict.objects.filter(dataset=dataset, method=method)
     judged = verdicts.filter(label__in=JUDGED)
-    total = judged.aggregate(noisy=Count("id", filter=Q(label="noise")), n=Count("id"))
+    total = judged.aggregate(noisy=Count("id", filter=Q(label=NOISE)), n=Count("id"))
     if not total["n"]:
         return []
     groups: list[tuple[str, str, int, int]] = [("dataset", "", total["noisy"], total["n"])]
@@ -73,7 +75,7 @@ def noise_estimates_record(
     members = SplitMember.objects.filter(split__dataset=dataset).exclude(subset="")
     keys = ("split__name", "subset")
     n_by_subset = members.filter(video__verdicts__method=method, video__verdicts__label__in=JUDGED)
-    noisy_by_subset = members.filter(video__verdicts__method=method, video__verdicts__label="noise")
+    noisy_by_subset = members.filter(video__verdicts__method=method, video__verdicts__label=NOISE)
     noisy_of = dict(
         ((name, subset), k) for name, subset, k in noisy_by_subset.values_list(*keys).annotate(Count("id"))
     )
@@ -92,7 +94,7 @@ def noise_estimates_record(
         )  # fmt: skip
 
     rows = [row(*group) for group in groups]
-    population = Video.objects.filter(dataset=dataset).count() - verdicts.count()
+    population = Video.objects.filter(dataset=dataset).count() - verdicts.exclude(label=PENDING).count()
     if population > 0:  # nothing unverified: nothing to extrapolate to
         sample = noise_estimate(total["noisy"], total["n"], method=method, kind=interval)
         prediction = extrapolate(sample, population)

@@ -4,22 +4,14 @@ The annotator app hands its topic-verification answers over as plain rows (curat
 imports it); answers imported from elsewhere (`ExternalAnswer`) join them, their worker keys
 prefixed `ext:` so an outside worker id can never be taken for one of ours (`user:<id>`).
 
-Choosing the method ("auto"): the issue's simulation (250,000 videos, 200 workers of 60–95 %
-accuracy, 21.7 % noise) and ours (bench/bench_aggregate.py; 50,000 items × 3 seeds) agree that
-with two answers per video majority vote beats Dawid–Skene (0.875–0.882 vs 0.86–0.87): two
-answers cannot identify 200 confusion matrices. From three answers per video Dawid–Skene wins
-(0.91 vs 0.875 at three, 0.95 vs 0.925 at five). Below three, "auto" takes USV's rule: on yes/no
-answers its verdicts are majority vote's, except that a 1–1 split is called a disagreement
-instead of being broken by a tie rule — the paper's own procedure (Stage IV).
-
-Verdicts for topic verification: verified (the aggregated answer is Yes), noise (No; under USV's
-rule at least two No and more No than Yes), disagreement (Yes and No tied, for USV's rule and
-majority vote), unsure otherwise. A gold video takes its known answer.
+Which method, what a verdict means and when a video is still `pending` (fewer answers than it
+needs: its task's overlap, else the dataset's) are decided in `ml.verdicts`, the one home of the
+rule that the live per-task preview and `aggregate_file` use too.
 """
 
 import time
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -27,18 +19,13 @@ from django.db import transaction
 
 from curation.errors import CurationError
 from curation.models import AggregationRun, Dataset, ExternalAnswer, Topic, Video
-from curation.services.aggregate import DS_FROM_ANSWERS_PER_ITEM
 from curation.services.verdicts_report import agreement_report, worker_quality_report
 from curation.services.verdicts_store import verdicts_write
-from ml.aggregate import NO_GOLD, AggregationError, Answers, dawid_skene, encode_answers, majority_vote
+from ml.aggregate import AggregationError, Answers, encode_answers
+from ml.verdicts import METHODS, TOPIC_ANSWERS, TOPIC_VERDICTS, verdicts_decide
 
-ANSWER_LABELS = ("yes", "no", "unsure")
-METHODS = ("auto", "usv", "mv", "ds")
+ANSWER_LABELS = TOPIC_ANSWERS
 EXTERNAL_PREFIX = "ext:"
-# Verdict codes, in this order everywhere (arrays hold the index).
-VERDICTS = ("verified", "noise", "disagreement", "unsure")
-VERIFIED, NOISE, DISAGREEMENT, UNSURE = range(4)
-_FROM_ANSWER = {"yes": VERIFIED, "no": NOISE, "unsure": UNSURE}
 
 Row = tuple[int, str, str, str]  # (video id, worker key, yes/no/unsure, gold label or "")
 
@@ -64,28 +51,12 @@ class VerdictsSummary:
     seconds: float = 0.0
 
     def __str__(self) -> str:
-        counts = ", ".join(f"{label} {self.verdicts.get(label, 0)}" for label in VERDICTS)
+        counts = ", ".join(f"{label} {self.verdicts.get(label, 0)}" for label in TOPIC_VERDICTS)
         return (
             f"method {self.method} ({self.reason}); {self.items} videos from {self.answers} answers by "
             f"{self.workers} workers ({self.external_answers} answers imported, {self.gold_items} gold "
             f"videos, {self.excluded_workers} workers excluded); verdicts: {counts}"
         )
-
-
-@dataclass(frozen=True)
-class Verdicts:
-    """Per item (in `answers.items` order): verdict code, confidence, gold, and the ml result."""
-
-    answers: Answers
-    method: str
-    code: np.ndarray
-    confidence: np.ndarray
-    from_gold: np.ndarray
-    reference: np.ndarray  # class index each verdict stands for (NO_GOLD for disagreement)
-    posterior: np.ndarray | None
-    confusion: np.ndarray | None
-    iterations: int
-    converged: bool
 
 
 @dataclass
@@ -178,68 +149,30 @@ def _topics(dataset: Dataset, answers: Answers) -> list[str | None]:
     return [names.get(t) for t in topics_np[np.minimum(where, max(ids_np.size - 1, 0))].tolist()]
 
 
-def method_choose(requested: str, answers: Answers) -> tuple[str, str]:
-    """(method, why) — see the module docstring for the evidence behind the threshold."""
-    per_item = answers.item.size / max(answers.n_items, 1)
-    if requested != "auto":
-        return requested, f"asked for; {per_item:.1f} answers per video"
-    if per_item >= DS_FROM_ANSWERS_PER_ITEM:
-        return "ds", f"auto: {per_item:.1f} answers per video, Dawid–Skene wins from 3"
-    return "usv", f"auto: {per_item:.1f} answers per video, below 3 USV's rule (= majority vote) wins"
-
-
-def _column(counts: np.ndarray, classes: tuple, name: str) -> np.ndarray:
-    return counts[:, classes.index(name)] if name in classes else np.zeros(counts.shape[0], dtype=np.int64)
-
-
-def verdicts_compute(answers: Answers, method: str) -> Verdicts:
-    """Verdict codes per item under one method (pure: no database)."""
-    counts = answers.counts()
-    used = np.maximum(counts.sum(axis=1), 1)
-    yes, no = _column(counts, answers.classes, "yes"), _column(counts, answers.classes, "no")
-    unsure = _column(counts, answers.classes, "unsure")
-    posterior = confusion = None
-    iterations, converged = 0, True
-    if method == "usv":
-        # annotator.verdicts.topic_verdict, vectorised; ml.usv_rule is the same rule for yes/no
-        # answers only, and these may hold "can't tell".
-        noise = (no >= 2) & (no > yes)
-        verified = ~noise & (yes > no)
-        tied = ~noise & ~verified & (yes == no) & (yes > 0)
-        code = np.select([noise, verified, tied], [NOISE, VERIFIED, DISAGREEMENT], UNSURE)
-        agreeing = np.select([noise, verified, tied], [no, yes, yes], unsure)
-        confidence = agreeing / used
-    elif method in ("mv", "ds"):
-        result = majority_vote(answers) if method == "mv" else dawid_skene(answers)
-        to_code = np.array([_FROM_ANSWER[c] for c in answers.classes])
-        code = to_code[result.label]
-        confidence = result.confidence.astype(float)
-        if method == "mv":  # a Yes/No tie at the top is a disagreement, not a coin toss
-            top = counts.max(axis=1)
-            tied = (yes == top) & (no == top) & (top > 0)
-            code = np.where(tied, DISAGREEMENT, code)
-        posterior, confusion = result.posterior, result.confusion
-        iterations, converged = result.iterations, result.converged
-    else:
-        raise VerdictError(f"unknown aggregation method {method!r} (use one of {', '.join(METHODS)})")
-    from_gold = answers.gold != NO_GOLD
-    gold_codes = np.array([_FROM_ANSWER[c] for c in answers.classes])
-    code = np.where(from_gold, gold_codes[np.maximum(answers.gold, 0)], code)
-    confidence = np.where(from_gold, 1.0, confidence)
-    by_code = np.full(len(VERDICTS), NO_GOLD)
-    for name, verdict in _FROM_ANSWER.items():
-        if name in answers.classes:
-            by_code[verdict] = answers.classes.index(name)
-    return Verdicts(
-        answers, method, code.astype(np.int64), np.clip(confidence, 0.0, 1.0), from_gold,
-        by_code[code], posterior, confusion, iterations, converged,
-    )  # fmt: skip
+def _required(dataset: Dataset, answers: Answers, required: Mapping[int, int] | None) -> np.ndarray:
+    """Answers each answered video needs: the dataset's overlap unless `required` says otherwise."""
+    needed = np.full(answers.n_items, dataset.annotation_overlap, dtype=np.int64)
+    if required:
+        items = np.asarray(answers.items, dtype=np.int64)  # sorted: _encode orders by video id
+        ids = np.fromiter(required.keys(), np.int64, len(required))
+        where = np.minimum(np.searchsorted(items, ids), max(items.size - 1, 0))
+        found = items[where] == ids
+        needed[where[found]] = np.fromiter(required.values(), np.int64, len(required))[found]
+    return needed
 
 
 def verdicts_aggregate(
-    *, dataset: Dataset, rows: Iterable[Row], method: str = "auto", excluded_workers: int = 0
+    *,
+    dataset: Dataset,
+    rows: Iterable[Row],
+    method: str = "auto",
+    excluded_workers: int = 0,
+    required: Mapping[int, int] | None = None,
 ) -> VerdictsSummary:
     """Aggregate the dataset's answers (our rows + imported ones) into one run's verdicts.
+
+    `required`: answers a video needs before it is judged, where that differs from the dataset's
+    overlap (a gold video needs none, an escalated disagreement one more); fewer ⇒ `pending`.
 
     All in one transaction, the dataset row locked so two aggregations never interleave: the
     run, every video's verdict for this method (upserted; verdicts of videos that no longer have
@@ -261,8 +194,13 @@ def verdicts_aggregate(
         answers = _encode(collected)
         external = collected.external
         del collected
-        chosen, reason = method_choose(method, answers)
-        verdicts = verdicts_compute(answers, chosen)
+        try:
+            verdicts = verdicts_decide(
+                answers, method, required=_required(dataset, answers, required), unit="video"
+            )
+        except AggregationError as exc:
+            raise VerdictError(str(exc)) from None
+        chosen, reason = verdicts.method, verdicts.reason
         run = AggregationRun.objects.create(
             dataset=dataset,
             method=chosen,
@@ -277,11 +215,11 @@ def verdicts_aggregate(
             iterations=verdicts.iterations,
             converged=verdicts.converged,
         )
-        verdicts_write(run=run, verdicts=verdicts, labels=VERDICTS)
+        verdicts_write(run=run, verdicts=verdicts, labels=TOPIC_VERDICTS)
         estimates = noise_estimates_record(dataset=dataset, method=chosen, run=run)
         seconds = time.perf_counter() - started
         AggregationRun.objects.filter(id=run.id).update(seconds=seconds)
-    tally = np.bincount(verdicts.code, minlength=len(VERDICTS))
+    tally = np.bincount(verdicts.code, minlength=len(TOPIC_VERDICTS))
     return VerdictsSummary(
         run_id=run.id,
         method=chosen,
@@ -293,7 +231,7 @@ def verdicts_aggregate(
         excluded_workers=excluded_workers,
         gold_items=int(verdicts.from_gold.sum()),
         external_answers=external,
-        verdicts={label: int(n) for label, n in zip(VERDICTS, tally, strict=True)},
+        verdicts={label: int(n) for label, n in zip(TOPIC_VERDICTS, tally, strict=True)},
         estimates=estimates,
         seconds=seconds,
     )

@@ -32,8 +32,8 @@ def read_verdicts(path: Path) -> dict[str, tuple[str, float]]:
     with open(path, newline="") as f:
         delimiter = "\t" if path.suffix == ".tsv" else ","
         reader = csv.reader(f, delimiter=delimiter)
-        assert next(reader) == ["item", "label", "confidence"]
-        return {item: (label, float(confidence)) for item, label, confidence in reader}
+        assert next(reader)[:3] == ["item", "label", "confidence"]  # then `verdict` for topic answers
+        return {item: (label, float(confidence)) for item, label, confidence, *_ in reader}
 
 
 def aggregate_file(*args) -> str:
@@ -72,8 +72,11 @@ def test_usv_rule_marks_two_no_answers_as_noise_and_keeps_disagreements(tmp_path
     ]  # fmt: skip
     out = tmp_path / "verdicts.csv"
     summary = aggregate_file(write_answers(tmp_path / "a.csv", rows), "--method", "usv", "--out", out)
-    assert read_verdicts(out) == {"clip-1": ("no", 1.0), "clip-2": ("yes", 0.5), "clip-3": ("yes", 1.0)}
-    assert "verdicts no: 1, yes: 2" in summary
+    assert read_verdicts(out) == {"clip-1": ("no", 1.0), "clip-2": ("", 0.5), "clip-3": ("yes", 1.0)}
+    assert [row[-1] for row in csv.reader(out.read_text().splitlines())] == [
+        "verdict", "noise", "disagreement", "verified",
+    ]  # fmt: skip
+    assert "verdicts verified: 1, noise: 1, disagreement: 1" in summary
     renamed = [(item, worker, {"no": "off-topic", "yes": "on-topic"}[label]) for item, worker, label in rows]
     aggregate_file(write_answers(tmp_path / "b.csv", renamed), "--method", "usv", "--negative", "off-topic",
                    "--out", out)  # fmt: skip

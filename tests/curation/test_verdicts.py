@@ -1,13 +1,9 @@
 """verdicts_aggregate: answers as rows (+ imported ones) → one run, verdicts, agreement."""
 
-import numpy as np
 import pytest
 
-from annotator.verdicts import topic_verdict
 from curation.models import AggregationRun, ExternalAnswer, NoiseEstimate, VideoVerdict
-from curation.services.verdicts import VerdictError, verdicts_aggregate, verdicts_compute
-from ml.aggregate import encode_answers, usv_rule
-from ml.crowdsim import simulate_verification
+from curation.services.verdicts import VerdictError, verdicts_aggregate
 from tests.curation.labels_helpers import make_videos
 
 pytestmark = pytest.mark.django_db
@@ -47,24 +43,43 @@ def test_two_no_make_noise_one_each_a_disagreement_and_two_yes_a_verified_video(
     assert run.agreement["paired_videos"] == 4 and run.agreement["kappa"] is not None
 
 
-def test_the_usv_verdicts_are_the_annotators_per_task_rule_and_mls_rule(dataset):
-    sim = simulate_verification(items=400, workers=20, answers_per_item=2, seed=3)
-    answers = encode_answers(
-        sim.answers.item.tolist(), sim.answers.worker.tolist(), [("no", "yes")[x] for x in sim.answers.label]
-    )
-    verdicts = verdicts_compute(answers, "usv")
-    ml = usv_rule(answers, negative=answers.classes.index("no"))
-    names = ("verified", "noise", "disagreement", "unsure")
-    per_item = [[] for _ in range(answers.n_items)]
-    for item, label in zip(answers.item, answers.label, strict=True):
-        per_item[item].append(answers.classes[label])
-    assert [names[c] for c in verdicts.code] == [topic_verdict(choices)[0] for choices in per_item]
-    assert np.array_equal(verdicts.code == 1, ml.label == answers.classes.index("no"))
+def test_with_overlap_two_a_lone_answer_is_pending_and_left_out_of_the_noise_estimate(dataset):
+    """Issue 17: one Yes was `verified` (confidence 1.0), one No `unsure`, and both counted."""
+    lone_yes, lone_no, unsure_yes, no_no, yes_yes, spare = make_videos(dataset, 6)
+    rows = [
+        (lone_yes.id, "user:1", "yes", ""), (lone_no.id, "user:1", "no", ""),
+        (unsure_yes.id, "user:1", "unsure", ""), (unsure_yes.id, "user:2", "yes", ""),
+        (no_no.id, "user:1", "no", ""), (no_no.id, "user:2", "no", ""),
+        (yes_yes.id, "user:1", "yes", ""), (yes_yes.id, "user:2", "yes", ""),
+    ]  # fmt: skip
+
+    summary = verdicts_aggregate(dataset=dataset, rows=rows)
+
+    assert labels_of(dataset, "usv") == {"v1": "pending", "v2": "pending", "v3": "verified", "v4": "noise",
+                                         "v5": "verified"}  # fmt: skip
+    assert summary.verdicts == {"verified": 2, "noise": 1, "disagreement": 0, "unsure": 0, "pending": 2}
+    pending = VideoVerdict.objects.get(video=lone_yes)
+    assert (pending.confidence, pending.answers_used, pending.answers) == (0.0, 1, {"yes": 1})
+    overall = NoiseEstimate.objects.get(scope="dataset")
+    assert (overall.noisy, overall.n) == (1, 3)
+    # The two pending videos and the unanswered one are the unverified remainder.
+    assert NoiseEstimate.objects.get(scope="extrapolation").population == 3
+
+
+def test_a_video_is_held_to_its_tasks_overlap_and_a_gold_video_to_none(dataset):
+    escalated, gold, plain = make_videos(dataset, 3)
+    rows = [
+        (escalated.id, "user:1", "yes", ""), (escalated.id, "user:2", "no", ""),
+        (gold.id, "user:1", "yes", "no"), (plain.id, "user:1", "yes", ""), (plain.id, "user:2", "no", ""),
+    ]  # fmt: skip
+    verdicts_aggregate(dataset=dataset, rows=rows, required={escalated.id: 3, gold.id: 0})
+    assert labels_of(dataset, "usv") == {"v1": "pending", "v2": "noise", "v3": "disagreement"}
 
 
 def test_majority_vote_calls_a_yes_no_tie_a_disagreement_and_dawid_skene_runs_on_request(dataset):
     a, b = make_videos(dataset, 2)
-    rows = [(a.id, "user:1", "yes", ""), (a.id, "user:2", "no", ""), (b.id, "user:1", "no", "")]
+    rows = [(a.id, "user:1", "yes", ""), (a.id, "user:2", "no", ""), (b.id, "user:1", "no", ""),
+            (b.id, "user:2", "no", "")]  # fmt: skip
     verdicts_aggregate(dataset=dataset, rows=rows, method="mv")
     assert labels_of(dataset, "mv") == {"v1": "disagreement", "v2": "noise"}
     summary = verdicts_aggregate(dataset=dataset, rows=rows, method="ds")
@@ -99,7 +114,7 @@ def test_imported_answers_join_ours_under_their_own_worker_keys(dataset):
         dataset=dataset, rows=[(a.id, "user:1", "no", ""), (b.id, "user:1", "yes", "")]
     )
     assert summary.external_answers == 1 and summary.workers == 2
-    assert labels_of(dataset, "usv") == {"v1": "noise", "v2": "verified"}
+    assert labels_of(dataset, "usv") == {"v1": "noise", "v2": "pending"}  # v2: one answer of two
     assert set(AggregationRun.objects.get().worker_quality) == {"user:1", "ext:1"}
 
 

@@ -30,3 +30,24 @@ def test_the_progress_page_shows_answers_verdicts_and_workers_with_names_escaped
 def test_the_progress_page_is_for_staff_only(client, worker1):
     client.login(username="worker1", password="pw-worker1")
     assert client.get("/progress/").status_code == 302
+
+
+def test_progress_quality_and_aggregate_show_the_same_verdict_counts_with_unfinished_tasks_pending(
+    client, curator, worker1, worker2, dataset, ready_video
+):
+    """Issue 17: /progress/ said 7 verified while `aggregate` and /quality/ said 9."""
+    from annotator.services.aggregation import dataset_aggregate
+
+    for _ in range(3):
+        ready_video()
+    tasks_create(dataset=dataset, kind="topic")
+    for worker, answers in ((worker1, 3), (worker2, 1)):  # two videos keep one answer of two
+        for _ in range(answers):
+            answer_submit(worker=worker, assignment_id=assignment_next(worker=worker).id, choice="yes")
+    summary = dataset_aggregate(dataset=dataset)
+    client.force_login(curator)
+
+    expected = "verified 1, noise 0, disagreement 0, unsure 0, pending 2."
+    assert summary.verdicts == {"verified": 1, "noise": 0, "disagreement": 0, "unsure": 0, "pending": 2}
+    assert expected in client.get("/progress/").content.decode()
+    assert expected in client.get("/quality/").content.decode()

@@ -14,12 +14,9 @@ from crowdkit.aggregation import DawidSkene
 from ml.aggregate import (
     NO_GOLD,
     AggregationError,
-    aggregate,
     dawid_skene,
     encode_answers,
     majority_vote,
-    negative_class,
-    usv_rule,
     worker_confusion,
 )
 from ml.crowdsim import simulate_verification
@@ -123,24 +120,6 @@ def test_gold_answers_clamp_their_items_and_improve_the_rest():
     assert abs(result.prior[0] - 0.217) < abs(dawid_skene(plain.answers).prior[0] - 0.217)
 
 
-def test_usv_rule_calls_noise_only_on_two_no_answers():
-    answers = encode_answers(
-        "both-no both-no split split both-yes both-yes lone-no 2-of-3 2-of-3 2-of-3".split(),
-        ["w1", "w2", "w1", "w2", "w1", "w2", "w1", "w1", "w2", "w3"],
-        ["no", "no", "yes", "no", "yes", "yes", "no", "no", "no", "yes"],
-    )
-    result = usv_rule(answers, negative=negative_class(answers.classes))
-    verdict = {item: answers.classes[k] for item, k in zip(answers.items, result.label, strict=True)}
-    assert verdict == {
-        "both-no": "no", "split": "yes", "both-yes": "yes", "lone-no": "yes", "2-of-3": "no",
-    }  # fmt: skip
-    confidence = dict(zip(answers.items, result.confidence, strict=True))
-    assert confidence["split"] == 0.5 and confidence["lone-no"] == 0.0 and confidence["both-no"] == 1.0
-    assert result.disputed.tolist() == [False, True, False, False, True]
-    assert result.notes == {"noise": 2, "disagreement": 1}
-    assert result.answers_used.tolist() == [2, 2, 2, 1, 3]
-
-
 def test_majority_vote_breaks_ties_by_the_most_common_answer_then_the_lowest_class():
     answers = encode_answers(
         ["tie-ab", "tie-ab", "tie-bc", "tie-bc", "a", "b1", "b2", "c1", "c2"],
@@ -165,16 +144,6 @@ def test_majority_vote_breaks_ties_by_the_most_common_answer_then_the_lowest_cla
     assert verdicts[0] == verdicts[1] == {"x": "a", "y": "a"}
 
 
-def test_methods_report_their_name_confidence_and_answers_used():
-    sim = simulate_verification(items=2_000, answers_per_item=3, seed=5)
-    for method in ("usv", "mv", "ds"):
-        result = aggregate(sim.answers, method, negative="no")
-        assert result.method == method
-        assert result.label.shape == result.confidence.shape == (2_000,)
-        assert ((result.confidence >= 0) & (result.confidence <= 1)).all()
-        assert (result.answers_used == 3).all()
-
-
 def test_bad_inputs_are_refused_with_a_reason():
     with pytest.raises(AggregationError, match="no answers"):
         encode_answers([], [], [])
@@ -182,12 +151,3 @@ def test_bad_inputs_are_refused_with_a_reason():
         encode_answers(["a"], ["w1"], ["yes"], gold={"a": "maybe"}, classes=["no", "yes"])
     with pytest.raises(AggregationError, match="same length"):
         encode_answers(["a"], ["w1", "w2"], ["yes"])
-    three = encode_answers(["a", "a", "b"], ["w1", "w2", "w1"], ["x", "y", "z"])
-    with pytest.raises(AggregationError, match="exactly two labels"):
-        aggregate(three, "usv")
-    with pytest.raises(AggregationError, match="unknown aggregation method"):
-        aggregate(three, "median")
-    two = encode_answers(["a", "a"], ["w1", "w2"], ["cat", "dog"])
-    with pytest.raises(AggregationError, match="which of"):
-        aggregate(two, "usv")
-    assert aggregate(two, "usv", negative="dog").method == "usv"

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
-from ml.aggregate import usv_rule
 from ml.crowdsim import NO, simulate_verification
 from ml.intervals import (
     IntervalError,
@@ -21,6 +20,7 @@ from ml.intervals import (
     usv_rule_characteristics,
     wilson,
 )
+from ml.verdicts import verdicts_decide
 
 USV_RATE = 0.217  # 6,788 of 31,260 verified videos judged noise
 
@@ -60,7 +60,7 @@ def test_corrected_estimate_covers_the_true_noise_rate_despite_annotator_errors(
     covered, naive_covered = [], []
     for trial in range(400):
         sim = simulate_verification(items=3_000, answers_per_item=2, noise_rate=USV_RATE, seed=1000 + trial)
-        judged = int((usv_rule(sim.answers, negative=NO).label == NO).sum())
+        judged = int((verdicts_decide(sim.answers, "usv").reference == NO).sum())
         # Workers of accuracy a say No on a noisy video with probability a, on a clean one 1 − a.
         sensitivity, fpr = usv_rule_characteristics(sim.accuracy, 1 - sim.accuracy)
         estimate = corrected_estimate(judged, 3_000, sensitivity=sensitivity, false_positive_rate=fpr)
@@ -89,7 +89,7 @@ def test_corrected_extrapolation_covers_the_unverified_sets_noise():
     hits = []
     for trial in range(300):
         sim = simulate_verification(items=3_000, answers_per_item=2, noise_rate=USV_RATE, seed=5000 + trial)
-        judged = int((usv_rule(sim.answers, negative=NO).label == NO).sum())
+        judged = int((verdicts_decide(sim.answers, "usv").reference == NO).sum())
         sensitivity, fpr = usv_rule_characteristics(sim.accuracy, 1 - sim.accuracy)
         estimate = corrected_estimate(judged, 3_000, sensitivity=sensitivity, false_positive_rate=fpr)
         actual = np.random.default_rng(trial).binomial(50_000, USV_RATE)

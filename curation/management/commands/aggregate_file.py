@@ -19,11 +19,17 @@ class Command(BaseCommand):
             "--method",
             choices=["auto", "usv", "mv", "ds"],
             default="auto",
-            help="usv: two No ⇒ noise; mv: majority vote; ds: Dawid–Skene; "
-            "auto (default): mv below 3 answers per item, ds from 3",
+            help="usv: two No ⇒ noise; mv: majority vote; ds: Dawid–Skene; auto (default): "
+            "below 3 answers per item usv for yes/no(/unsure) answers and mv for other labels, ds from 3",
         )
         parser.add_argument(
             "--negative", help="the label that means No for --method usv (default: no/false/0)"
+        )
+        parser.add_argument(
+            "--min-answers",
+            type=int,
+            default=1,
+            help="answers an item needs to be judged (the task's overlap); fewer: pending (default 1)",
         )
         parser.add_argument(
             "--repeated",
@@ -41,6 +47,7 @@ class Command(BaseCommand):
                 method=options["method"],
                 negative=options["negative"],
                 repeated=options["repeated"],
+                min_answers=options["min_answers"],
             )
         except CurationError as exc:
             raise CommandError(str(exc)) from None
