@@ -8,7 +8,8 @@ this module reads their labels in the verdict vocabulary.
 Topic verification (USV Stage IV): two annotators; two No ⇒ the video is label noise; one Yes
 and one No ⇒ disagreement (the video stays; a dataset may ask a third worker). With more
 answers a No verdict needs at least two No and more No than Yes, and Yes needs more Yes than
-No; anything else ("can't tell" alone, a lone No) is unsure. An item with fewer answers than it
+No and more Yes than "can't tell"; anything else ("can't tell" alone or beside one Yes, a lone
+No) is unsure. An item with fewer answers than it
 needs (its task's overlap) is `pending`: not judged, so in no count and no estimate — one early
 Yes is not a verified video and one early No cannot make noise. A gold item takes its known
 answer.
@@ -115,7 +116,8 @@ def _total(counts: np.ndarray, meaning: tuple, answer: str) -> np.ndarray:
 def _usv(yes: np.ndarray, no: np.ndarray, unsure: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """USV's rule on answer counts: (outcome index, answers agreeing with it)."""
     noise = (no >= 2) & (no > yes)
-    verified = ~noise & (yes > no)
+    # Issue 17: "can't tell" is no confirmation; a Yes beside it does not verify the video.
+    verified = ~noise & (yes > no) & (yes > unsure)
     tied = ~noise & ~verified & (yes == no) & (yes > 0)
     code = np.select([noise, verified, tied], [1, 0, 2], 3)
     return code, np.select([noise, verified, tied], [no, yes, yes], unsure)

@@ -24,7 +24,7 @@ CASES = {
     "lone yes": ("yes", "", "pending"),
     "lone no": ("no", "", "pending"),
     "yes + no": ("yes", "no", "disagreement"),
-    "unsure + yes": ("unsure", "yes", "verified"),
+    "unsure + yes": ("unsure", "yes", "unsure"),
     "no + no": ("no", "no", "noise"),
     "yes + yes": ("yes", "yes", "verified"),
     "gold no, answered yes": ("yes", "yes", "noise"),

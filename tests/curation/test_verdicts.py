@@ -44,7 +44,8 @@ def test_two_no_make_noise_one_each_a_disagreement_and_two_yes_a_verified_video(
 
 
 def test_with_overlap_two_a_lone_answer_is_pending_and_left_out_of_the_noise_estimate(dataset):
-    """Issue 17: one Yes was `verified` (confidence 1.0), one No `unsure`, and both counted."""
+    """Issue 17: one Yes was `verified` (confidence 1.0), one No `unsure`, `unsure + yes` verified,
+    and all of them counted."""
     lone_yes, lone_no, unsure_yes, no_no, yes_yes, spare = make_videos(dataset, 6)
     rows = [
         (lone_yes.id, "user:1", "yes", ""), (lone_no.id, "user:1", "no", ""),
@@ -55,13 +56,13 @@ def test_with_overlap_two_a_lone_answer_is_pending_and_left_out_of_the_noise_est
 
     summary = verdicts_aggregate(dataset=dataset, rows=rows)
 
-    assert labels_of(dataset, "usv") == {"v1": "pending", "v2": "pending", "v3": "verified", "v4": "noise",
+    assert labels_of(dataset, "usv") == {"v1": "pending", "v2": "pending", "v3": "unsure", "v4": "noise",
                                          "v5": "verified"}  # fmt: skip
-    assert summary.verdicts == {"verified": 2, "noise": 1, "disagreement": 0, "unsure": 0, "pending": 2}
+    assert summary.verdicts == {"verified": 1, "noise": 1, "disagreement": 0, "unsure": 1, "pending": 2}
     pending = VideoVerdict.objects.get(video=lone_yes)
     assert (pending.confidence, pending.answers_used, pending.answers) == (0.0, 1, {"yes": 1})
     overall = NoiseEstimate.objects.get(scope="dataset")
-    assert (overall.noisy, overall.n) == (1, 3)
+    assert (overall.noisy, overall.n) == (1, 2)  # the unsure one is not judged either way
     # The two pending videos and the unanswered one are the unverified remainder.
     assert NoiseEstimate.objects.get(scope="extrapolation").population == 3
 

@@ -24,7 +24,7 @@ def test_usv_rule_calls_two_no_noise_a_split_a_disagreement_and_a_lone_no_unsure
     result, verdicts = decide(rows, "usv")
     assert verdicts == {
         "both-no": "noise", "split": "disagreement", "both-yes": "verified", "lone-no": "unsure",
-        "2-of-3": "noise", "unsure-yes": "verified",
+        "2-of-3": "noise", "unsure-yes": "unsure",
     }  # fmt: skip
     confidence = dict(zip(result.answers.items, result.confidence.tolist(), strict=True))
     assert confidence["split"] == 0.5 and confidence["both-no"] == 1.0 and confidence["lone-no"] == 0.0
