@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models import Q
 
 from curation.models import Dataset, Topic, VerdictLabel, Video
-from ml import verdicts
+from ml import vocabulary as verdicts
 
 
 class TaskKind(models.TextChoices):

@@ -39,16 +39,23 @@ from ml.aggregate import (
     majority_vote,
     negative_class,
 )
+from ml.vocabulary import (  # noqa: F401 (the vocabulary's names, for callers of this module)
+    DIFFERS,
+    DISAGREEMENT,
+    MATCHES_TRUTH,
+    METHODS,
+    NO,
+    NOISE,
+    PENDING,
+    THUMBNAIL_VERDICTS,
+    TOPIC_ANSWERS,
+    TOPIC_VERDICTS,
+    UNSURE,
+    UNSURE_ANSWER,
+    VERIFIED,
+    YES,
+)
 
-YES, NO, UNSURE_ANSWER = "yes", "no", "unsure"
-TOPIC_ANSWERS = (YES, NO, UNSURE_ANSWER)
-# Topic outcomes; arrays hold the index into this tuple.
-VERIFIED, NOISE, DISAGREEMENT, UNSURE, PENDING = "verified", "noise", "disagreement", "unsure", "pending"
-TOPIC_VERDICTS = (VERIFIED, NOISE, DISAGREEMENT, UNSURE, PENDING)
-# Thumbnail outcomes: the plurality pick against the ground-truth frame.
-MATCHES_TRUTH, DIFFERS = "matches_truth", "differs"
-THUMBNAIL_VERDICTS = (MATCHES_TRUTH, DIFFERS, DISAGREEMENT, PENDING)
-METHODS = ("auto", "usv", "mv", "ds")
 DS_FROM_ANSWERS_PER_ITEM = 3.0
 _OUTCOME_OF_ANSWER = {YES: 0, NO: 1, UNSURE_ANSWER: 3}  # an answer's outcome index
 

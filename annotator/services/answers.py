@@ -13,7 +13,7 @@ from annotator.errors import AlreadyAnswered, InvalidAnswer, LeaseExpired, NotYo
 from annotator.models import Answer, Assignment, Task, TaskKind, TopicChoice
 from annotator.services.assignment import PAUSED, aware, db_time, for_update, from_row, profile_lock, sql
 from curation.models import Frame
-from ml.verdicts import DISAGREEMENT, PENDING, thumbnail_verdict, topic_verdict
+from ml.vocabulary import DISAGREEMENT, PENDING
 
 _TASK_FIELDS = [
     "id", "dataset_id", "video_id", "kind", "topic_id", "needed", "answered", "priority", "is_gold",
@@ -184,6 +184,9 @@ def task_recompute(*, task: Task, check_slots: bool = True) -> Task:
 
 def _task_settle(*, task: Task, answers: list[tuple], check_slots: bool) -> Task:
     """task_recompute from the task's answers as (choice, frame id, excluded), oldest first."""
+    # Imported here: ml.verdicts brings numpy, which every command would load with the admin.
+    from ml.verdicts import thumbnail_verdict, topic_verdict
+
     if task.is_gold:  # every answer is scored against the known answer, which is the verdict
         task.answered = len(answers)
         if task.kind == TaskKind.TOPIC:

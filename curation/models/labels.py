@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import Q
 
 from curation.models.media import EXTERNAL_ID_MAX_LENGTH, Dataset, Video
-from ml import verdicts
+from ml import vocabulary as verdicts
 
 
 class AggregationMethod(models.TextChoices):
