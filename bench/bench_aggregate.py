@@ -8,7 +8,7 @@ Issue reference on this machine: crowd-kit DS ≈ 20 s; 2 answers: MV 0.882 vs D
 5 answers: DS 0.960 vs MV 0.934.
 
 The database leg (`db`): the same 250,000 videos × 2 answers through
-`curation.services.verdicts.verdicts_aggregate` into PostgreSQL — one aggregation run (USV's
+`curation.services.labels.verdicts.verdicts_aggregate` into PostgreSQL — one aggregation run (USV's
 rule, the "auto" choice at two answers), 250,000 verdicts upserted, agreement per topic, noise
 estimates per topic/macro topic and the extrapolation — first into an empty verdict table, then
 again with the same answers (every row meets its conflict, none changed, none rewritten), then
@@ -114,8 +114,8 @@ import numpy as np
 django.setup()
 from django.db import connection
 from curation.models import Dataset, Video, VideoVerdict
-from curation.services import noise  # imported as a running server would have it (scipy: ~2 s)
-from curation.services.verdicts import verdicts_aggregate
+from curation.services.labels import noise  # imported as a running server would have it (scipy: ~2 s)
+from curation.services.labels.verdicts import verdicts_aggregate
 from ml.crowdsim import simulate_verification
 from bench.procstat import cpu_seconds as cpu
 

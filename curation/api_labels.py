@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from curation.models import AggregationMethod, Dataset, NoiseEstimate, VerdictLabel, VideoVerdict
 from curation.selectors_labels import aggregation_run_latest, disputed_list, verdict_list
-from curation.services.noise import noise_estimate_history, noise_estimate_latest
+from curation.services.labels.noise import noise_estimate_history, noise_estimate_latest
 
 
 class NoiseEstimateOutput(serializers.ModelSerializer):

@@ -56,7 +56,7 @@ def disputed_list(*, run: AggregationRun) -> list[dict]:
 
 def quality_overview(*, dataset: Dataset) -> dict | None:
     """What the staff quality page shows for one dataset, None when it was never aggregated."""
-    from curation.services.noise import noise_estimate_history, noise_estimate_latest
+    from curation.services.labels.noise import noise_estimate_history, noise_estimate_latest
 
     run = aggregation_run_latest(dataset=dataset)
     latest = noise_estimate_latest(dataset)

@@ -6,7 +6,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 import config.celery  # noqa: F401 (the app these tasks are sent through and run by)
 from curation.errors import TransientStageError
 from curation.models import StageStatus
-from curation.services import exports, pipeline, pipeline_recovery
+from curation.services import exports, pipeline
+from curation.services.pipeline import recovery as pipeline_recovery
 
 MAX_RETRIES = 3
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from annotator.models import AnnotatorProfile, Answer, Task, TaskKind
 from curation.models import Dataset
-from curation.services.verdicts import VerdictsSummary, verdicts_aggregate
+from curation.services.labels.verdicts import VerdictsSummary, verdicts_aggregate
 
 WORKER_PREFIX = "user:"
 

@@ -4,7 +4,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from curation.models import AggregationRun, ExternalAnswer
-from curation.services.verdicts import verdicts_aggregate
+from curation.services.labels.verdicts import verdicts_aggregate
 from tests.curation.labels_helpers import make_videos
 
 pytestmark = pytest.mark.django_db

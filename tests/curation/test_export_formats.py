@@ -89,7 +89,7 @@ def test_parquet_loads_with_pandas_and_datasets(release):
 def test_jsonl_and_parquet_hold_the_same_rows_in_the_same_schema(release):
     import pyarrow.parquet as pq
 
-    from curation.services.exports_schema import FIELDS
+    from curation.services.exports.schema import FIELDS
 
     _, jsonl = export(release, "jsonl")
     _, parquet = export(release, "parquet")
@@ -216,7 +216,7 @@ def test_a_whole_dataset_export_has_one_videos_file_with_noise_from_the_verdicts
 
 
 def test_the_readme_documents_every_exported_field():
-    from curation.services.exports_schema import fields_table
+    from curation.services.exports.schema import fields_table
     from tests.conftest import ROOT
 
     readme = (ROOT / "README.md").read_text()

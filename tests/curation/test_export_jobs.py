@@ -9,8 +9,8 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from curation.models import ExportJob, Split, SplitMember, Video
-from curation.services import exports_writers
 from curation.services.exports import STALE_AFTER, ExportError, export_request, export_run, exports_root
+from curation.services.exports import writers as exports_writers
 from tests.curation.export_fixtures import export, make_split, release_fixture, var_dir_fixture  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -179,6 +179,6 @@ def test_a_finished_export_folder_is_never_half_written_under_its_final_name(rel
         renamed.append((Path(src).name, (Path(src) / "manifest.json").is_file()))
         return real_replace(src, dst)
 
-    monkeypatch.setattr("curation.services.exports.os.replace", spy)
+    monkeypatch.setattr("curation.services.exports.jobs.os.replace", spy)
     job, _ = export(release, "parquet")
     assert [r for r in renamed if r[0].startswith(".tmp-")] == [(f".tmp-{job.id}", True)]

@@ -21,7 +21,7 @@ CHILD = """
 import os, signal, sys
 import django
 django.setup()
-from curation.services import exports_writers
+from curation.services.exports import writers as exports_writers
 from curation.services.exports import export_run
 
 real_write, written = exports_writers.JsonlWriter.write, []

@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from curation.models import ExternalAnswer
-from curation.services.answers_import import AnswersImportError, answer_normalise, answers_import
+from curation.services.labels.answers_import import AnswersImportError, answer_normalise, answers_import
 from tests.curation.labels_helpers import make_videos
 
 pytestmark = pytest.mark.django_db

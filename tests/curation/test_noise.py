@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 
 from curation.models import NoiseEstimate, Split, SplitMember, Topic, VideoVerdict
-from curation.services.noise import (
+from curation.services.labels.noise import (
     NoiseEstimateError,
     noise_estimate_history,
     noise_estimate_latest,
     noise_estimates_record,
 )
-from curation.services.verdicts import verdicts_aggregate
+from curation.services.labels.verdicts import verdicts_aggregate
 from ml.crowdsim import simulate_verification
 from ml.intervals import clopper_pearson, extrapolate, noise_estimate, wilson
 from tests.curation.labels_helpers import make_videos

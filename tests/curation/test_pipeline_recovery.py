@@ -16,7 +16,7 @@ from curation.models import Frame, StageClaim, StageStatus, Video
 from curation.services.frames import video_frames_folder
 from curation.services.ingest import video_ingest
 from curation.services.pipeline import stage_execute, stage_stale_after
-from curation.services.pipeline_recovery import pipeline_sweep
+from curation.services.pipeline.recovery import pipeline_sweep
 from curation.services.proxy import proxy_relative_path
 
 pytestmark = pytest.mark.django_db

@@ -3,7 +3,7 @@
 import pytest
 
 from curation.models import AggregationRun, ExternalAnswer, NoiseEstimate, VideoVerdict
-from curation.services.verdicts import VerdictError, verdicts_aggregate
+from curation.services.labels.verdicts import VerdictError, verdicts_aggregate
 from tests.curation.labels_helpers import make_videos
 
 pytestmark = pytest.mark.django_db

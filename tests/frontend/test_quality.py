@@ -2,7 +2,7 @@
 
 import pytest
 
-from curation.services.verdicts import verdicts_aggregate
+from curation.services.labels.verdicts import verdicts_aggregate
 from tests.curation.labels_helpers import make_videos
 
 pytestmark = pytest.mark.django_db

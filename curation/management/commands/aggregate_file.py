@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from curation.errors import CurationError
-from curation.services.aggregate import REPEATED, answers_file_aggregate
+from curation.services.labels.answers_file import REPEATED, answers_file_aggregate
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from curation.errors import CurationError
 from curation.models import Dataset
-from curation.services.answers_import import REPEATED, answers_import
+from curation.services.labels.answers_import import REPEATED, answers_import
 
 LISTED = 20
 

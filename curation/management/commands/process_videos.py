@@ -5,7 +5,7 @@ from curation.errors import CurationError
 from curation.models import StageStatus, Video
 from curation.services.datasets import dataset_get
 from curation.services.pipeline import STAGES, pipeline_reset, pipeline_start
-from curation.services.pipeline_recovery import pipeline_reset_stale
+from curation.services.pipeline.recovery import pipeline_reset_stale
 
 
 class Command(BaseCommand):

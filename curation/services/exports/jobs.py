@@ -26,8 +26,8 @@ from django.utils import timezone
 
 from curation.errors import CurationError
 from curation.models import Dataset, ExportFormat, ExportJob, Split, SplitMember
-from curation.services.exports_rows import frames_lines, rows_chunks, rows_count
-from curation.services.exports_writers import WRITERS
+from curation.services.exports.rows import frames_lines, rows_chunks, rows_count
+from curation.services.exports.writers import WRITERS
 from curation.services.splits import SplitRefused, split_get, verdict_method_default
 
 FORMATS = tuple(ExportFormat.values)

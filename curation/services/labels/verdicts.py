@@ -19,8 +19,8 @@ from django.db import transaction
 
 from curation.errors import CurationError
 from curation.models import AggregationRun, Dataset, ExternalAnswer, Topic, Video
-from curation.services.verdicts_report import agreement_report, worker_quality_report
-from curation.services.verdicts_store import verdicts_write
+from curation.services.labels.report import agreement_report, worker_quality_report
+from curation.services.labels.store import verdicts_write
 from ml.aggregate import AggregationError, Answers, encode_answers
 from ml.verdicts import METHODS, TOPIC_ANSWERS, TOPIC_VERDICTS, verdicts_decide
 
@@ -179,7 +179,7 @@ def verdicts_aggregate(
     answers are removed, so the method's verdicts are exactly this run's), then noise estimates.
     A failure leaves the previous verdicts as they were.
     """
-    from curation.services.noise import noise_estimates_record  # noise reads what this writes
+    from curation.services.labels.noise import noise_estimates_record  # noise reads what this writes
 
     if method not in METHODS:
         raise VerdictError(f"unknown aggregation method {method!r} (use one of {', '.join(METHODS)})")

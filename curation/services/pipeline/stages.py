@@ -7,7 +7,7 @@ Modes: `queue` hands each stage to a Celery worker after the surrounding transac
 A claim also writes a StageClaim row (the Celery message holding it, the database's time, the run
 number), so a holder that died is recognised: its own message delivered again, or a claim older
 than the stage's hard time limit plus a margin (Celery kills a run at its hard limit, so nothing
-alive holds such a claim). curation.services.pipeline_recovery sweeps those up.
+alive holds such a claim). curation.services.pipeline.recovery sweeps those up.
 """
 
 import logging

@@ -7,7 +7,7 @@ Each field: (name, type, meaning). A type is a name from `_ARROW`, ("list", type
 text in Parquet, as Arrow has no type for them that the `datasets` library reads.
 """
 
-from curation.services.exports_rows import PROBE_FIELDS
+from curation.services.exports.rows import PROBE_FIELDS
 
 _PROBE_TYPES = {
     "duration": "float", "duration_source": "text", "fps": "float", "width": "int", "height": "int",

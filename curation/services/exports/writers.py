@@ -15,8 +15,8 @@ import orjson
 from curation.errors import CurationError
 from curation.lib.csvfiles import SafeWriter
 from curation.lib.subtitles import Cue, render_srt
-from curation.services.exports_rows import PROBE_FIELDS, ExportRow
-from curation.services.exports_schema import parquet_row, parquet_schema
+from curation.services.exports.rows import PROBE_FIELDS, ExportRow
+from curation.services.exports.schema import parquet_row, parquet_schema
 
 ROW_GROUP = 10_000  # parquet rows per row group: ~10 MB of Python objects at most
 SHARD_VIDEOS = 1000  # webdataset: a new shard after this many videos …

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models.functions import Now
 
 from curation.models import StageClaim, StageStatus, Video
-from curation.services.pipeline import (
+from curation.services.pipeline.stages import (
     STAGES,
     Stage,
     lost_runs_reason,
