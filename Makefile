@@ -16,7 +16,7 @@ TEST_ENV := CELERY_BROKER_URL=redis://127.0.0.1:6379/15 \
 	MICROCURATE_MEDIA_ROOTS=$(SHARED_DATA) \
 	MICROCURATE_SHARED_DATA=$(SHARED_DATA)
 
-.PHONY: setup services demo test lint bench bench-label-studio clean
+.PHONY: setup services demo test lint bench soak bench-label-studio clean
 
 $(STAMP): requirements.txt scripts/setup.sh
 	bash scripts/setup.sh
@@ -42,6 +42,14 @@ test: setup services
 bench: setup
 	DATABASE_URL=$(BENCH_DATABASE_URL) bash scripts/services.sh
 	$(TEST_ENV) DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) bench/run.py $(BENCH_ARGS)
+
+# The whole stack under load for SOAK_SECONDS (default 300): `make soak SOAK_SECONDS=30`. Its own
+# Redis database, so no other worker takes its tasks. Not part of `make test` or `make bench`.
+SOAK_SECONDS ?= 300
+soak: setup
+	DATABASE_URL=$(BENCH_DATABASE_URL) bash scripts/services.sh
+	$(TEST_ENV) DATABASE_URL=$(BENCH_DATABASE_URL) CELERY_BROKER_URL=redis://127.0.0.1:6379/14 \
+		SOAK_SECONDS=$(SOAK_SECONDS) $(PY) bench/soak.py
 
 # The Label Studio reference measured on this machine (installs Label Studio into bench/work).
 bench-label-studio: setup

@@ -53,6 +53,15 @@ def _django():
 
 def _setup(stamp: str) -> tuple[int, str, dict[str, str]]:
     """A dataset of VIDEOS pipeline-done videos with topic tasks, and 50 workers with tokens."""
+    names = [f"bench-{stamp}-c{level}-{n}" for level in LEVELS for n in range(level)]
+    names += [f"bench-{stamp}-warm-{n}" for n in range(max(LEVELS))]  # the warm-up round's own workers
+    dataset, tokens = annotation_dataset(f"bench-annotation-{stamp}", videos=VIDEOS, usernames=names)
+    return dataset.id, dataset.slug, tokens
+
+
+def annotation_dataset(slug: str, *, videos: int, usernames: list[str]):
+    """A dataset of `videos` pipeline-done videos with topic tasks (no gold), and crowdworkers
+    with API tokens: (dataset, {username: token}). Used by the soak too."""
     from django.contrib.auth.models import Group, User
     from django.db import connection
     from rest_framework.authtoken.models import Token
@@ -61,7 +70,7 @@ def _setup(stamp: str) -> tuple[int, str, dict[str, str]]:
     from curation.models import Video
     from curation.services.datasets import dataset_create
 
-    dataset = dataset_create(slug=f"bench-annotation-{stamp}", name="annotation benchmark", taxonomy="usv")
+    dataset = dataset_create(slug=slug, name="annotation benchmark", taxonomy="usv")
     dataset.settings = {"annotation": {"gold_first": 0, "gold_rate": 0.0}}
     dataset.save()
     topics = list(dataset.topics.order_by("id"))
@@ -72,7 +81,7 @@ def _setup(stamp: str) -> tuple[int, str, dict[str, str]]:
             title=f"clip {i}", weak_topic=topics[i % len(topics)], probe_status="done", frames_status="done",
             proxy_status="done", proxy_path=f"proxies/bench/{i}.mp4", has_audio=True,
         )
-        for i in range(VIDEOS)
+        for i in range(videos)
     )  # fmt: skip
     tasks_create(dataset=dataset, kind="topic")
     # Fresh planner statistics for the rows just loaded, as autovacuum would gather them (it is
@@ -81,13 +90,11 @@ def _setup(stamp: str) -> tuple[int, str, dict[str, str]]:
         cursor.execute("ANALYZE annotator_assignment, annotator_task, curation_video")
     group, _ = Group.objects.get_or_create(name="crowdworkers")
     tokens = {}
-    names = [f"c{level}-{n}" for level in LEVELS for n in range(level)]
-    names += [f"warm-{n}" for n in range(max(LEVELS))]  # the warm-up round's own workers
-    for name in names:
-        user = User.objects.create_user(f"bench-{stamp}-{name}")
+    for name in usernames:
+        user = User.objects.create_user(name)
         user.groups.add(group)
         tokens[user.username] = Token.objects.create(user=user).key
-    return dataset.id, dataset.slug, tokens
+    return dataset, tokens
 
 
 def start_server(
