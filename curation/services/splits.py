@@ -7,13 +7,12 @@ refuse, and on PostgreSQL a trigger refuses too (migration 0006). Videos that co
 (probe FAILED) are left out of every split and counted.
 """
 
-import io
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -28,6 +27,7 @@ from curation.models import (
     VideoVerdict,
 )
 from curation.selectors_labels import aggregation_run_latest
+from curation.sql.splits import members_copy
 
 if TYPE_CHECKING:
     from ml.splits import SplitDiff
@@ -43,6 +43,10 @@ KEEP_NOISE_IN = ("train",)
 
 class SplitRefused(CurationError):
     """The split cannot be made, changed or read as asked; the message says why and which."""
+
+
+class SplitNotFound(SplitRefused):
+    """The dataset has no split of that name."""
 
 
 def ratios_parse(text: str) -> dict[str, float]:
@@ -89,7 +93,7 @@ def split_get(*, dataset: Dataset, name: str) -> Split:
     split = Split.objects.filter(dataset=dataset, name=name).first()
     if split is None:
         known = ", ".join(Split.objects.filter(dataset=dataset).values_list("name", flat=True)) or "none yet"
-        raise SplitRefused(f"dataset {dataset.slug} has no split named {name!r} (splits: {known})")
+        raise SplitNotFound(f"dataset {dataset.slug} has no split named {name!r} (splits: {known})")
     return split
 
 
@@ -190,22 +194,13 @@ def split_make(
             raise SplitRefused(
                 f"split {name} of dataset {dataset.slug} was just made by someone else"
             ) from None
-        _members_write(split, [(row[0], result.of(i) or "", row[5]) for i, row in enumerate(items)])
+        members_copy(
+            split_id=split.id, members=[(row[0], result.of(i) or "", row[5]) for i, row in enumerate(items)]
+        )
         if freeze:
             split.frozen_at = timezone.now()
             split.save(update_fields=["frozen_at"])
     return split
-
-
-def _members_write(split: Split, members: list[tuple[int, str, bool]]) -> None:
-    # COPY: a 250,000-video split is one statement instead of fifty batched INSERTs.
-    buffer = io.StringIO()
-    for video_id, subset, noise in members:
-        buffer.write(f"{split.id}\t{video_id}\t{subset}\t{'t' if noise else 'f'}\n")
-    with connection.cursor() as cursor:
-        columns = "split_id, video_id, subset, is_noise"
-        with cursor.cursor.copy(f"COPY {SplitMember._meta.db_table} ({columns}) FROM STDIN") as copy:
-            copy.write(buffer.getvalue())
 
 
 def split_freeze(*, split: Split) -> Split:

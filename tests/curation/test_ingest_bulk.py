@@ -8,11 +8,11 @@ from django.db import connection
 from curation.errors import ManifestError
 from curation.models import IngestRun, Publisher, Topic, Video
 from curation.services.datasets import dataset_create
-from curation.services.ingest import direct as ingest_direct
 from curation.services.ingest import run as ingest
 from curation.services.ingest import video_ingest
-from curation.services.ingest.direct import DirectStore, may_skip_triggers
 from curation.services.ingest.rows import RowReader
+from curation.sql import ingest as sql_ingest
+from curation.sql.ingest import DirectStore, may_skip_triggers
 
 
 def url_rows(count: int, *, start: int = 0) -> list[dict]:
@@ -275,7 +275,7 @@ def test_a_batch_refused_for_a_stored_row_leaves_no_publisher_of_that_row_behind
 @pytest.mark.django_db(transaction=True)
 def test_a_full_publisher_cache_is_refilled_with_every_publisher_of_the_batch(write_manifest, monkeypatch):
     dataset = dataset_create(slug="bulk-cache", name="Bulk cache", taxonomy="usv")
-    monkeypatch.setattr(ingest_direct, "PUBLISHER_CACHE_LIMIT", 2)
+    monkeypatch.setattr(sql_ingest, "PUBLISHER_CACHE_LIMIT", 2)
     rows = [
         {"id": item, "video": f"https://cdn.example.com/{item}.mp4", "publisher": publisher}
         for item, publisher in (("a", "p1"), ("b", "p2"), ("c", "p1"), ("d", "p3"))

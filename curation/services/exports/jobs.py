@@ -3,7 +3,7 @@
 A job is requested for a dataset (or a frozen split of it) and a format; one queued or running job
 per (dataset, split, format) exists at a time (a partial unique constraint), so a second request
 returns the first. A run claims its job with a conditional UPDATE, streams the rows in chunks
-(`exports_rows`) into a format writer (`exports_writers`) under `VAR_DIR/exports/.tmp-<job>`,
+(`rows`) into a format writer (`writers`) under `VAR_DIR/exports/.tmp-<job>`,
 writes the manifest last and renames the folder to `VAR_DIR/exports/<dataset>/<split>-<format>-<job>`
 only when everything is there; only then is the job DONE and its files offered. A failure removes
 the temporary folder and records the reason; a job whose worker died (no heartbeat for
@@ -26,9 +26,10 @@ from django.utils import timezone
 
 from curation.errors import CurationError
 from curation.models import Dataset, ExportFormat, ExportJob, Split, SplitMember
-from curation.services.exports.rows import frames_lines, rows_chunks, rows_count
+from curation.services.exports.rows import rows_chunks
 from curation.services.exports.writers import WRITERS
 from curation.services.splits import SplitRefused, split_get, verdict_method_default
+from curation.sql.exports import frames_lines, records_count
 
 FORMATS = tuple(ExportFormat.values)
 STALE_AFTER = timedelta(minutes=10)  # a chunk takes well under a second: ten minutes is a dead worker
@@ -202,7 +203,7 @@ def export_run(*, job_id: int, progress: Progress | None = None) -> ExportJob:
 def _write(job: ExportJob, tmp: Path, progress: Progress | None) -> dict:
     dataset, split = job.dataset, job.split
     method = (split.verdict_method if split else "") or verdict_method_default(dataset=dataset)
-    total = rows_count(dataset_id=dataset.id, split_id=split.id if split else None)
+    total = records_count(dataset_id=dataset.id, split_id=split.id if split else None)
     ExportJob.objects.filter(id=job.id).update(rows_total=total)
     tmp.mkdir(parents=True)
     stems = list(split.ratios) if split else ["videos"]

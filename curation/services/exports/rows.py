@@ -1,97 +1,20 @@
-"""The rows an export writes: one per video with everything we know about it, read in chunks.
+"""The rows an export writes: one per video with everything we know about it, read in chunks
+(the statements are curation.sql.exports).
 
-One SQL statement per chunk of videos, keyset-paginated by video id (`id > last ORDER BY id
-LIMIT n`), joins the video with its topic, publisher, split membership, verdict, subtitle, cues,
-frames summary and thumbnail ground truth. Each chunk is its own short statement, so memory
-stays constant, no transaction is held open for the length of an export, and the job's progress,
-written between chunks, is visible to others at once. A frozen split's members never change, so
-chunks read at different moments still describe one version.
+A frozen split's members never change, so chunks read at different moments still describe one
+version; the job's progress, written between chunks, is visible to others at once.
 """
 
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import orjson
-from django.db import connection
+
+from curation.sql.exports import PROBE_FIELDS, records_chunks
 
 CHUNK = 5000  # rows per statement: ~15 MB of Python objects; fewer plans and round trips
 
 TOPIC_ANSWERS = ("yes", "no", "unsure")
-PROBE_FIELDS = (
-    "duration", "duration_source", "fps", "width", "height", "rotation", "display_width", "display_height",
-    "has_audio", "video_codec", "audio_codec", "container", "size_bytes", "sha256",
-)  # fmt: skip
-
-_VIDEO_COLUMNS = (
-    "v.id", "v.external_id", "v.source", "v.source_kind", "v.local_path", "v.proxy_path", "v.title",
-    "t.name", "t.macro_topic", "p.external_id", "v.clicks", "v.thumbnail", "v.metadata",
-    *(f"v.{name}" for name in PROBE_FIELDS),
-    "v.probe_status", "v.frames_status", "v.ocr_status", "v.error", "v.duplicate_group_id",
-    "vv.label", "vv.confidence", "vv.answers_used", "vv.answers", "vv.disputed",
-    "s.video_id", "s.text", "s.reason", "cues.cues", "fr.frame_count", "fr.candidates",
-    "tt.video_id", "tt.index", "tt.timestamp", "tt.similarity", "tt.needs_check", "tt.reason",
-)  # fmt: skip
-
-# The chunk's ids come first (an index range scan from the last id on), then everything else is
-# looked up per video by index (one-to-one tables are unique on video_id; cues and frames on
-# (video_id, index)). Plain joins let the planner hash or merge whole tables from their start for
-# every chunk, so late chunks got slower and slower (quadratic in the dataset's size). The LIMIT 1
-# of the one-to-one subqueries (a no-op: video_id is unique) keeps PostgreSQL from turning them back
-# into plain joins; `v.id > after` starts the video scan where the chunk starts.
-_ROWS_SQL = f"""
-WITH chunk AS MATERIALIZED ({{chunk}})
-SELECT k.subset, {{noise}}, {", ".join(_VIDEO_COLUMNS)}
-FROM chunk k
-JOIN curation_video v ON v.id = k.id AND v.id > %(after)s
-LEFT JOIN curation_topic t ON t.id = v.weak_topic_id
-LEFT JOIN curation_publisher p ON p.id = v.publisher_id
-LEFT JOIN LATERAL (
-    SELECT label, confidence, answers_used, answers, disputed FROM curation_videoverdict
-    WHERE video_id = v.id AND method = %(method)s LIMIT 1
-) vv ON true
-LEFT JOIN LATERAL (
-    SELECT video_id, text, reason FROM curation_videosubtitle WHERE video_id = v.id LIMIT 1
-) s ON true
-LEFT JOIN LATERAL (
-    SELECT tt.video_id, tt.similarity, tt.needs_check, tt.reason, tf.index, tf.timestamp
-    FROM curation_thumbnailtruth tt LEFT JOIN curation_frame tf ON tf.id = tt.frame_id
-    WHERE tt.video_id = v.id LIMIT 1
-) tt ON true
-LEFT JOIN LATERAL (
-    SELECT json_agg(json_build_array(c.start, c."end", c.text) ORDER BY c.index)::text AS cues
-    FROM curation_subtitlecue c WHERE c.video_id = v.id
-) cues ON true
-LEFT JOIN LATERAL (
-    SELECT count(*) AS frame_count,
-           array_agg(f.index ORDER BY f.index) FILTER (WHERE f.is_candidate) AS candidates
-    FROM curation_frame f WHERE f.video_id = v.id
-) fr ON true
-ORDER BY k.id
-"""
-# A split's exported members: verified noise that the split kept out of val/test has a blank subset.
-_SPLIT_SQL = _ROWS_SQL.format(
-    chunk="""SELECT m.video_id AS id, m.subset, m.is_noise FROM curation_splitmember m
-    WHERE m.split_id = %(split)s AND m.subset <> '' AND m.video_id > %(after)s
-    ORDER BY m.video_id LIMIT %(limit)s""",
-    noise="k.is_noise",
-)
-# The whole dataset: noise is what the verdicts say.
-_DATASET_SQL = _ROWS_SQL.format(
-    chunk="""SELECT v.id, '' AS subset FROM curation_video v
-    WHERE v.dataset_id = %(dataset)s AND v.id > %(after)s ORDER BY v.id LIMIT %(limit)s""",
-    noise="coalesce(vv.label = 'noise', false)",
-)
-_FRAMES_SQL = """
-SELECT json_build_object(
-    'video', v.external_id, 'index', f.index, 'timestamp', f.timestamp, 'image', f.image,
-    'width', f.width, 'height', f.height, 'brightness', f.brightness, 'sharpness', f.sharpness,
-    'entropy', f.entropy, 'spread', f.spread, 'is_dark', f.is_dark, 'is_blurry', f.is_blurry,
-    'is_uniform', f.is_uniform, 'cluster', f.cluster, 'is_candidate', f.is_candidate
-)::text
-FROM curation_frame f JOIN curation_video v ON v.id = f.video_id
-WHERE f.video_id = ANY(%(ids)s)
-ORDER BY f.video_id, f.index
-"""
 
 
 @dataclass(slots=True)
@@ -107,38 +30,14 @@ class ExportRow:
     data: dict
 
 
-def rows_count(*, dataset_id: int, split_id: int | None) -> int:
-    with connection.cursor() as cursor:
-        if split_id is None:
-            cursor.execute("SELECT count(*) FROM curation_video WHERE dataset_id = %s", [dataset_id])
-        else:
-            cursor.execute(
-                "SELECT count(*) FROM curation_splitmember WHERE split_id = %s AND subset <> ''", [split_id]
-            )
-        return cursor.fetchone()[0]
-
-
 def rows_chunks(
     *, dataset_id: int, split_id: int | None, verdict_method: str | None, chunk: int = CHUNK
 ) -> Iterator[list[ExportRow]]:
     """Every exported video in id order, `chunk` at a time."""
-    sql = _DATASET_SQL if split_id is None else _SPLIT_SQL
-    params = {"dataset": dataset_id, "split": split_id, "method": verdict_method, "limit": chunk, "after": 0}
-    while True:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            records = cursor.fetchall()
-        if not records:
-            return
+    for records in records_chunks(
+        dataset_id=dataset_id, split_id=split_id, verdict_method=verdict_method, chunk=chunk
+    ):
         yield [_row(record, verdict_method) for record in records]
-        params["after"] = records[-1][2]
-
-
-def frames_lines(*, video_ids: list[int]) -> list[str]:
-    """The frames of these videos as JSON text, built by PostgreSQL (no Python object per field)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_FRAMES_SQL, {"ids": video_ids})
-        return [line for (line,) in cursor.fetchall()]
 
 
 def _json(value):

@@ -1,6 +1,6 @@
 """Ingest: a manifest (JSONL, CSV, a folder of clips) or an upload becomes Video rows, in
-batches, idempotently. `run` stores batches, `rows` checks each row, `direct` and `staging` are
-the two ways a batch reaches the database, `manifests` reads the files."""
+batches, idempotently. `run` stores batches, `rows` checks each row, `manifests` reads the files;
+the two ways a batch reaches the database are SQL (curation.sql.ingest, curation.sql.ingest_staging)."""
 
 from curation.services.ingest.manifests import RowError, manifest_rows, manifest_size
 from curation.services.ingest.run import IngestSummary, video_ingest

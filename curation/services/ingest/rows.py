@@ -8,7 +8,6 @@ through the full checks.
 import difflib
 import re
 from pathlib import Path
-from typing import NamedTuple
 
 import orjson
 
@@ -24,6 +23,7 @@ from curation.models import (
 )
 from curation.services.probe import file_sha256
 from curation.services.sources import is_url, local_path_resolve, url_validate
+from curation.sql.ingest import Draft
 
 METADATA_MAX_BYTES = 64 * 1024
 KNOWN_FIELDS = frozenset({"video", "id", "title", "topic", "publisher", "followers", "clicks", "thumbnail"})
@@ -44,24 +44,6 @@ class RowRejected(Exception):
         super().__init__(reason)
         self.field = field_name
         self.reason = reason
-
-
-class Draft(NamedTuple):
-    """One row ready to store, in the column order of the ingest staging table."""
-
-    row: int
-    external_id: str
-    source: str
-    source_kind: str
-    local_path: str
-    sha256: str | None
-    title: str
-    clicks: int | None
-    thumbnail: str
-    metadata: str  # JSON text
-    topic_id: int | None
-    publisher: str | None
-    followers: int | None
 
 
 def _text(record: dict, name: str, limit: int) -> str:

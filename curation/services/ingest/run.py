@@ -16,7 +16,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import orjson
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
@@ -27,11 +26,19 @@ from curation.models import (
     IngestRun,
     Video,
 )
-from curation.services.ingest.direct import DirectStore, copy_line, lookup_sql, may_skip_triggers
 from curation.services.ingest.manifests import RowError, manifest_rows
-from curation.services.ingest.rows import Draft, RowReader, RowRejected
-from curation.services.ingest.staging import Staging
+from curation.services.ingest.rows import RowReader, RowRejected
 from curation.services.pipeline import pipeline_start
+from curation.sql.ingest import (
+    DirectStore,
+    Draft,
+    NotStored,
+    commit_without_flush,
+    copy_line,
+    may_skip_triggers,
+    stored_files,
+)
+from curation.sql.ingest_staging import Staging
 
 logger = logging.getLogger("microcurate.ingest")
 BATCH_SIZE = 5000
@@ -85,27 +92,22 @@ class _BatchWriter:
             if self.on_error:
                 self.on_error(error)
 
-    def write(self, drafts: list[Draft]) -> list[int]:
+    def write(self, batch: "_Batch") -> list[int]:
         """Store one batch in one transaction; returns the ids of the new videos."""
         with transaction.atomic(), connection.cursor() as cursor:
-            fresh = self._drop_repeats(drafts)
-            # A batch need not wait for its WAL to reach the disk: after a crash the last
-            # batches reported stored may be missing, and a re-run stores them (idempotent).
-            cursor.execute("SET LOCAL synchronous_commit = off")
+            fresh = self._drop_repeats(batch.drafts)
+            commit_without_flush(cursor)  # a batch need not wait for its WAL to reach the disk
             if self.direct is None:
                 self.direct = (
                     DirectStore(self.dataset.id, self.run.id) if may_skip_triggers(cursor) else False
                 )
             result = None
             if self.direct:
-                lines = getattr(drafts, "lines", None)  # made by the parsing thread (see _Flusher)
-                result = self.direct.write(cursor, fresh, want_ids=self.pipeline != "none", lines=lines)
-            if result is None:  # no right to skip triggers, SQLite, or a race with another ingest
-                staging = Staging(cursor, self.dataset.id)
-                loaded = staging.load(fresh)
-                stored = staging.store(self.run.id)
-                result = list(stored.values()), staging.not_inserted(loaded, stored)
-            ids, not_stored = result
+                want_ids = self.pipeline != "none"
+                result = self.direct.write(cursor, fresh, want_ids=want_ids, lines=batch.lines)
+            if result is None:  # no right to skip triggers, or a race with another ingest
+                result = Staging(cursor, self.dataset.id).write(fresh, self.run.id)
+            ids, not_stored = result.ids, result.not_stored
             self._report(not_stored, len(fresh) - len(not_stored), fresh)
             IngestRun.objects.filter(id=self.run.id).update(
                 rows_read=self.summary.rows_read,
@@ -140,12 +142,7 @@ class _BatchWriter:
             fresh.append(draft)
         return fresh
 
-    def _report(
-        self,
-        not_inserted: list[tuple[int, str, str | None, int | None, str]],
-        created: int,
-        drafts: list[Draft],
-    ) -> None:
+    def _report(self, not_inserted: list[NotStored], created: int, drafts: list[Draft]) -> None:
         self.summary.created += created
         stored = [
             (row, item)
@@ -171,14 +168,16 @@ class _BatchWriter:
         """Rows whose id the dataset already holds for another file: row → reason. Such a row
         is not 'already present' (its video was not stored), and nothing stored is changed."""
         by_row = {draft.row: draft for draft in drafts}
-        sql = lookup_sql(Video._meta.db_table, "external_id, source, local_path, sha256", "external_id")
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [orjson.dumps([item for _, item in stored]).decode(), self.dataset.id])
-            known = {row[0]: row[1:] for row in cursor.fetchall()}
+        known = stored_files(dataset_id=self.dataset.id, external_ids=[item for _, item in stored])
         reasons = {}
         for row, item in stored:
             draft = by_row[row]
-            source, local_path, sha256 = known.get(item, (draft.source, draft.local_path, draft.sha256))
+            held = known.get(item)
+            source, local_path, sha256 = (
+                (held.source, held.local_path, held.sha256)
+                if held
+                else (draft.source, draft.local_path, draft.sha256)
+            )
             if draft.source_kind == Video.SourceKind.URL:
                 if source != draft.source:
                     reasons[row] = f"id {item!r} is already stored for {source!r}, not this URL"
@@ -192,9 +191,12 @@ class _BatchWriter:
         return reasons
 
 
-class _Batch(list):
-    """Drafts, with their COPY lines when the parsing thread made them (see _Flusher)."""
+@dataclass(slots=True)
+class _Batch:
+    """What the writer stores in one transaction: drafts, and their COPY lines (row → line) when
+    the reading side made them (None: the direct path makes them itself; see _Flusher)."""
 
+    drafts: list[Draft]
     lines: dict[int, str] | None = None
 
 
@@ -215,15 +217,16 @@ class _Flusher:
     def submit(self, batch: list[Draft], lines: dict[int, str] | None = None) -> None:
         """`lines`: the batch's COPY lines when the parsing process made them."""
         if self.pool is None:
-            self._stored(self.writer.write(batch))
+            self._stored(self.writer.write(_Batch(batch)))
             return
         # Formatting COPY lines here keeps the writer thread's Python short: it would otherwise
         # contend for the GIL with this thread while the server works.
-        batch = _Batch(batch)
         if self.writer.direct is not False:  # only the direct path copies these lines
-            batch.lines = lines or {d.row: copy_line(d) for d in batch}
+            lines = lines or {d.row: copy_line(d) for d in batch}
+        else:
+            lines = None
         self.wait()
-        self.pending = self.pool.submit(self.writer.write, batch)
+        self.pending = self.pool.submit(self.writer.write, _Batch(batch, lines))
 
     def wait(self) -> None:
         """Until the batch in flight is stored; raises what the writer raised."""

@@ -1,9 +1,11 @@
-"""The ingest's fast path on PostgreSQL: a batch is copied straight into the video table.
+"""An ingest batch's SQL: the row shape (`Draft`), the fast path that copies a batch straight into
+the video table (`DirectStore`), the look-ups of stored rows and the COPY text format. The staging
+path, for roles that may not skip the foreign-key triggers, is `ingest_staging`.
 
-Used when the role may set session_replication_role: the four foreign-key triggers per row cost
-more than the insert itself (≈50 µs of ≈80 µs per row, measured). Publisher ids come from a
-per-run cache, the referenced rows are locked FOR KEY SHARE once per batch (as the triggers
-would), a missing one fails the batch, and the new rows go in with one COPY and no per-row
+The fast path is used when the role may set session_replication_role: the four foreign-key
+triggers per row cost more than the insert itself (≈50 µs of ≈80 µs per row, measured). Publisher
+ids come from a per-run cache, the referenced rows are locked FOR KEY SHARE once per batch (as the
+triggers would), a missing one fails the batch, and the new rows go in with one COPY and no per-row
 trigger. Measured against the staging path (COPY into a temporary table, then INSERT … SELECT …
 ON CONFLICT), it halves the database's work per row.
 
@@ -15,7 +17,9 @@ the batch rolls back again and the caller stores it through the staging path ins
 """
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 import orjson
 import psycopg
@@ -24,7 +28,50 @@ from django.utils import timezone
 
 from curation.errors import ManifestError
 from curation.models import Dataset, IngestRun, Publisher, Topic, Video
-from curation.services.ingest.rows import Draft
+
+
+class Draft(NamedTuple):
+    """One checked manifest row ready to store, in the column order of the staging table
+    (`ingest_staging`). Made by services.ingest.rows."""
+
+    row: int
+    external_id: str
+    source: str
+    source_kind: str
+    local_path: str
+    sha256: str | None
+    title: str
+    clicks: int | None
+    thumbnail: str
+    metadata: str  # JSON text
+    topic_id: int | None
+    publisher: str | None
+    followers: int | None
+
+
+# A row of a batch that was not stored, as a plain tuple: (row, its id, the twin's id, the twin's
+# ingest run, "id" | "sha256" | ""): the dataset holds its id (an id match wins) or its file's
+# contents, or ("") another ingest stored the same id at the same time; twin and run are then None.
+NotStored = tuple[int, str, str | None, int | None, str]
+
+
+@dataclass(slots=True)
+class Stored:
+    """What one batch's write did: the ids of its new videos (only when asked for), and its rows
+    not stored, in row order."""
+
+    ids: list[int]
+    not_stored: list[NotStored]
+
+
+@dataclass(slots=True)
+class StoredFile:
+    """What the dataset holds for an id: where its video came from and its file's hash."""
+
+    source: str
+    local_path: str
+    sha256: str | None
+
 
 PUBLISHER_CACHE_LIMIT = 500_000
 # In copy_line's order: the text columns first.
@@ -52,21 +99,21 @@ class DirectStore:
 
     def write(
         self, cursor, drafts: list[Draft], *, want_ids: bool, lines: dict[int, str] | None = None
-    ) -> tuple[list[int], list[tuple]] | None:
-        """(new video ids — only when `want_ids` —, rows not stored as (row, id, twin's id,
-        twin's run, "id" | "sha256")), or None when a concurrent ingest got in the way.
-        `lines`: row → copy_line(draft), when the parsing thread made them (else made here)."""
+    ) -> Stored | None:
+        """The batch's new video ids (only when `want_ids`) and its rows not stored (by "id" or
+        "sha256"), or None when a concurrent ingest got in the way (nothing stored then).
+        `lines`: row → copy_line(draft), when the parsing side made them (else made here)."""
         if not drafts:
-            return [], []
+            return Stored([], [])
         lines = lines or {d.row: copy_line(d) for d in drafts}
         if self.expect_new and self._copy(cursor, drafts, lines):
-            return self._new_ids(cursor, drafts, want_ids), []
+            return Stored(self._new_ids(cursor, drafts, want_ids), [])
         known = self._known(cursor, drafts)
         self.expect_new = not known
         fresh = [d for d in drafts if d.row not in known]
         if fresh and not self._copy(cursor, fresh, lines):
             return None
-        return self._new_ids(cursor, fresh, want_ids), [known[row] for row in sorted(known)]
+        return Stored(self._new_ids(cursor, fresh, want_ids), [known[row] for row in sorted(known)])
 
     def _copy(self, cursor, drafts: list[Draft], lines: dict[int, str]) -> bool:
         """Store `drafts` and their new publishers; False (and nothing stored) when the unique
@@ -106,7 +153,7 @@ class DirectStore:
         )
         return [row[0] for row in cursor.fetchall()]
 
-    def _known(self, cursor, drafts: list[Draft]) -> dict[int, tuple]:
+    def _known(self, cursor, drafts: list[Draft]) -> dict[int, NotStored]:
         """Rows whose id, or else whose file contents, the dataset already holds."""
         video, found = Video._meta.db_table, {}
         hashes = {d.sha256: d for d in drafts if d.sha256}
@@ -211,6 +258,24 @@ def lookup_sql(table: str, columns: str, key: str, extra: str = "") -> str:
 
 def _json(values: list) -> str:
     return orjson.dumps(values).decode()
+
+
+def stored_files(*, dataset_id: int, external_ids: list[str]) -> dict[str, StoredFile]:
+    """What the dataset holds for each of these ids that it holds."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            lookup_sql(Video._meta.db_table, "external_id, source, local_path, sha256", "external_id"),
+            [_json(external_ids), dataset_id],
+        )
+        found = cursor.fetchall()
+    return {item: StoredFile(source, local_path, sha256) for item, source, local_path, sha256 in found}
+
+
+def commit_without_flush(cursor) -> None:
+    """For the rest of this transaction: its commit does not wait for the WAL to reach the disk.
+    After a crash the last batches reported stored may be missing, and a re-run stores them (an
+    ingest is idempotent)."""
+    cursor.execute("SET LOCAL synchronous_commit = off")
 
 
 # COPY's text format: backslash escapes for the characters that separate fields and rows.

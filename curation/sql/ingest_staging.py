@@ -1,14 +1,15 @@
 """The ingest's general path: a batch of drafts goes into a temporary staging table in one
 COPY, and a few statements over it store publishers and videos, the foreign-key triggers
-checking every row. Used by roles that may not skip those triggers (ingest_direct needs
-session_replication_role), and for a batch whose fast path lost a race with another ingest.
+checking every row. Used by roles that may not skip those triggers (the fast path, `ingest`'s
+DirectStore, needs session_replication_role), and for a batch whose fast path lost a race with
+another ingest.
 """
 
 from django.db import connection
 from django.utils import timezone
 
 from curation.models import Publisher, Video
-from curation.services.ingest.rows import Draft
+from curation.sql.ingest import Draft, NotStored, Stored
 
 
 class Staging:
@@ -27,6 +28,12 @@ class Staging:
         )
         # Autovacuum never visits temporary tables: TRUNCATE leaves no dead rows behind.
         cursor.execute(f"TRUNCATE {self.TABLE}")
+
+    def write(self, drafts: list[Draft], run_id: int) -> Stored:
+        """Store one batch: its new video ids, and its rows not stored."""
+        loaded = self.load(drafts)
+        created = self.store(run_id)
+        return Stored(list(created.values()), self.not_inserted(loaded, created))
 
     def load(self, drafts: list[Draft]) -> int:
         columns = ", ".join(Draft._fields)
@@ -93,10 +100,9 @@ class Staging:
         )
         return dict(self.cursor.fetchall())
 
-    def not_inserted(self, loaded: int, created: dict[str, int]) -> list[tuple]:
-        """(row, id, twin's id, twin's ingest run, "id" | "sha256" | "") for each staged row
-        that was not inserted, in row order: its id or contents were already in the dataset
-        (stored earlier, by this run or by one that finished meanwhile)."""
+    def not_inserted(self, loaded: int, created: dict[str, int]) -> list[NotStored]:
+        """Each staged row that was not inserted, in row order: its id or contents were already in
+        the dataset (stored earlier, by this run or by one that finished meanwhile)."""
         if len(created) == loaded:
             return []
         video, found = Video._meta.db_table, {}
