@@ -1,5 +1,6 @@
 """REST API for crowd annotation: workers take, answer and undo their own tasks; staff create
-tasks, watch progress and manage workers. HTTP only: every decision is in the services."""
+tasks, watch progress and manage workers. HTTP only: every decision is in the services, and
+their refusals become 4xx in config/exception_handlers.py."""
 
 from django.contrib.auth import get_user_model
 from django.http import Http404
@@ -13,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator import selectors
-from annotator.errors import AnnotationError, NotYourAssignment
+from annotator.errors import NotYourAssignment
 from annotator.models import Assignment, Task, TaskKind
 from annotator.permissions import CrowdworkerTokenAuthentication, IsCrowdworker
 from annotator.services.answers import answer_submit, answer_undo
@@ -39,10 +40,6 @@ class WorkerView(APIView):
     renderer_classes = [JSONRenderer]
 
 
-def refuse(exc: AnnotationError) -> Response:
-    return Response({"detail": str(exc)}, status=exc.status)
-
-
 class NextInput(serializers.Serializer):
     dataset = serializers.SlugField(required=False)
     kind = serializers.ChoiceField(choices=TaskKind.values, required=False)
@@ -63,15 +60,12 @@ class NextTask(WorkerView):
         dataset = selectors.dataset_for_work(slug=slug) if slug else None
         if slug and dataset is None:
             raise Http404(f"No dataset {slug!r}.")
-        try:
-            assignment = assignment_next(
-                worker=request.user,
-                dataset=dataset,
-                kind=data.validated_data.get("kind"),
-                exclude=data.validated_data["exclude"],
-            )
-        except AnnotationError as exc:
-            return refuse(exc)
+        assignment = assignment_next(
+            worker=request.user,
+            dataset=dataset,
+            kind=data.validated_data.get("kind"),
+            exclude=data.validated_data["exclude"],
+        )
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(selectors.assignment_payload(assignment=assignment, user=request.user))
@@ -82,7 +76,7 @@ class AssignmentDetail(WorkerView):
     def get(self, request, pk: int):
         assignment = Assignment.objects.filter(id=pk, worker=request.user).first()
         if assignment is None:
-            return refuse(NotYourAssignment(f"Assignment {pk} is not leased to you."))
+            raise NotYourAssignment(f"Assignment {pk} is not leased to you.")
         return Response(selectors.assignment_payload(assignment=assignment, user=request.user))
 
 
@@ -99,26 +93,20 @@ class SubmitAnswer(WorkerView):
     def post(self, request, pk: int):
         data = AnswerInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            answer = answer_submit(
-                worker=request.user,
-                assignment_id=pk,
-                choice=data.validated_data.get("choice"),
-                frame_id=data.validated_data.get("frame"),
-                seconds=data.validated_data.get("seconds"),
-            )
-        except AnnotationError as exc:
-            return refuse(exc)
+        answer = answer_submit(
+            worker=request.user,
+            assignment_id=pk,
+            choice=data.validated_data.get("choice"),
+            frame_id=data.validated_data.get("frame"),
+            seconds=data.validated_data.get("seconds"),
+        )
         return Response({"assignment": pk, "answer": answer.id}, status=status.HTTP_201_CREATED)
 
 
 class UndoAnswer(WorkerView):
     @extend_schema(request=None, responses=dict)
     def post(self, request, pk: int):
-        try:
-            assignment = answer_undo(worker=request.user, assignment_id=pk)
-        except AnnotationError as exc:
-            return refuse(exc)
+        assignment = answer_undo(worker=request.user, assignment_id=pk)
         return Response(selectors.assignment_payload(assignment=assignment, user=request.user))
 
 
@@ -144,10 +132,7 @@ class DatasetTasks(APIView):
         dataset = get_object_or_404(Dataset, slug=slug)
         data = CreateTasksInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            summary = tasks_create(dataset=dataset, **data.validated_data)
-        except AnnotationError as exc:
-            return refuse(exc)
+        summary = tasks_create(dataset=dataset, **data.validated_data)
         return Response({**summary.__dict__, "message": str(summary)}, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=dict)
@@ -201,8 +186,5 @@ class MakeGold(APIView):
         task = get_object_or_404(Task, id=pk)
         data = GoldInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            task = task_make_gold(task=task, answer=data.validated_data["answer"])
-        except AnnotationError as exc:
-            return refuse(exc)
+        task = task_make_gold(task=task, answer=data.validated_data["answer"])
         return Response({"task": task.id, "is_gold": task.is_gold, "gold_answer": task.gold_answer})

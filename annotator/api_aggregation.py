@@ -1,12 +1,11 @@
 """POST datasets/<slug>/aggregate/ (staff): aggregate the dataset's answers into verdicts.
 
 It lives in the annotator app because it gathers the annotator's answers (curation may not
-import this app); its `urlpatterns` are meant to be included under /api/v1/ beside curation's
-label endpoints (GET noise/, agreement/, verdicts/).
+import this app); annotator/urls.py mounts it under /api/v1/ beside curation's label endpoints
+(GET noise/, agreement/, verdicts/).
 """
 
 from django.shortcuts import get_object_or_404
-from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAdminUser
@@ -14,7 +13,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator.services.aggregation import dataset_aggregate
-from curation.errors import CurationError
 from curation.models import Dataset
 
 
@@ -47,12 +45,6 @@ class DatasetAggregate(APIView):
         dataset = get_object_or_404(Dataset, slug=slug)
         data = AggregateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            summary = dataset_aggregate(dataset=dataset, method=data.validated_data["method"])
-        except CurationError as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        summary = dataset_aggregate(dataset=dataset, method=data.validated_data["method"])
         data = {**summary.__dict__, "estimates": len(summary.estimates), "message": str(summary)}
         return Response(AggregateOutput(data).data, status=status.HTTP_201_CREATED)
-
-
-urlpatterns = [path("datasets/<slug:slug>/aggregate/", DatasetAggregate.as_view(), name="dataset-aggregate")]

@@ -1,10 +1,9 @@
-"""Domain errors of crowd annotation. Messages are shown to workers and staff as they are."""
+"""Domain errors of crowd annotation. Messages are shown to workers and staff as they are; the
+HTTP status of each is in config/exception_handlers.py."""
 
 
 class AnnotationError(Exception):
-    """Base class; `status` is the HTTP status the API answers with."""
-
-    status = 400
+    """Base class for errors the annotation services raise on purpose."""
 
 
 class InvalidAnswer(AnnotationError):
@@ -14,24 +13,26 @@ class InvalidAnswer(AnnotationError):
 class NotYourAssignment(AnnotationError):
     """The assignment does not exist or is leased to someone else: both look the same (404)."""
 
-    status = 404
-
 
 class LeaseExpired(AnnotationError):
-    status = 409
+    pass
 
 
 class AlreadyAnswered(AnnotationError):
-    status = 409
+    pass
 
 
 class WorkerPaused(AnnotationError):
-    status = 403
+    pass
 
 
 class TooManyLeases(AnnotationError):
-    status = 409
+    pass
 
 
 class TaskCreationError(AnnotationError):
     pass
+
+
+class MediaLinkInvalid(AnnotationError):
+    """A media link that is forged, expired, another user's or for a lease no longer held."""

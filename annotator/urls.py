@@ -1,6 +1,10 @@
+"""The annotator's URLs: the annotation API (mounted under /api/v1/annotation/, namespace
+"annotator") and the aggregation endpoint, which config/urls.py mounts under /api/v1/ beside
+curation's label endpoints, with its name un-namespaced ("dataset-aggregate")."""
+
 from django.urls import path
 
-from annotator import api, views
+from annotator import api, api_aggregation, views
 
 app_name = "annotator"
 urlpatterns = [
@@ -13,4 +17,12 @@ urlpatterns = [
     path("datasets/<slug:slug>/tasks/", api.DatasetTasks.as_view(), name="dataset-tasks"),
     path("workers/<str:username>/", api.WorkerStanding.as_view(), name="worker"),
     path("tasks/<int:pk>/gold/", api.MakeGold.as_view(), name="gold"),
+]
+
+dataset_urlpatterns = [
+    path(
+        "datasets/<slug:slug>/aggregate/",
+        api_aggregation.DatasetAggregate.as_view(),
+        name="dataset-aggregate",
+    ),
 ]

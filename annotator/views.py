@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET
 
 from annotator.errors import AnnotationError
 from annotator.services.media import media_resolve
+from config.exception_handlers import error_status
 
 RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
 CHUNK = 256 * 1024
@@ -33,7 +34,7 @@ def media(request, token: str):
     try:
         found = media_resolve(token=token, user=request.user)
     except AnnotationError as exc:
-        return HttpResponse(str(exc), status=exc.status, content_type="text/plain")
+        return HttpResponse(str(exc), status=error_status(exc), content_type="text/plain")
     if not found.path.is_file():
         return HttpResponse("The file is missing.", status=404, content_type="text/plain")
     size = os.path.getsize(found.path)

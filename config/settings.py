@@ -104,8 +104,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # A database that cannot be reached answers 503 with Retry-After, not 500 (issue 13).
-    "config.db_unavailable.DatabaseUnavailableMiddleware",
+    # A database that cannot be reached answers 503 with Retry-After, not 500 (issue 13), from
+    # views that are not DRF's; REST_FRAMEWORK's EXCEPTION_HANDLER answers the API views.
+    "config.exception_handlers.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -235,6 +236,8 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
+    # Domain errors (and an unreachable database) to HTTP, in one place instead of per view.
+    "EXCEPTION_HANDLER": "config.exception_handlers.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,

@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from annotator import urls as annotator_urls
 from frontend.login import (
     ThrottledAdminAuthenticationForm,
     ThrottledAuthenticationForm,
@@ -25,7 +26,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", include("curation.urls")),
     path("api/v1/annotation/", include("annotator.urls")),
-    path("api/v1/", include("annotator.api_aggregation")),
+    path("api/v1/", include(annotator_urls.dataset_urlpatterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("frontend.urls")),

@@ -59,7 +59,7 @@ class DatasetAdmin(admin.ModelAdmin):
                     dataset=dataset, upload=upload, pipeline=form.cleaned_data["pipeline"]
                 )
             except CurationError as exc:
-                messages.error(request, f"{upload.name}: {exc}")
+                messages.error(request, str(exc))
                 return redirect(request.path)
             level = messages.WARNING if summary.rejected else messages.SUCCESS
             messages.add_message(request, level, f"{upload.name}: {summary}")

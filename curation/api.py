@@ -11,7 +11,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from curation import selectors
-from curation.errors import CurationError
 from curation.models import Dataset, StageStatus, Video
 from curation.services.datasets import dataset_create
 from curation.services.ingest import video_ingest_upload
@@ -52,10 +51,7 @@ class DatasetListCreate(APIView):
     def post(self, request):
         data = DatasetCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            dataset = dataset_create(**data.validated_data)
-        except CurationError as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        dataset = dataset_create(**data.validated_data)
         dataset = selectors.dataset_list().get(id=dataset.id)
         return Response(DatasetOutput(dataset).data, status=status.HTTP_201_CREATED)
 
@@ -102,12 +98,9 @@ class DatasetIngest(APIView):
         data = IngestInput(data=request.data)
         data.is_valid(raise_exception=True)
         upload = data.validated_data["manifest"]
-        try:
-            summary = video_ingest_upload(
-                dataset=dataset, upload=upload, pipeline=data.validated_data["pipeline"]
-            )
-        except CurationError as exc:
-            return Response({"detail": f"{upload.name}: {exc}"}, status=status.HTTP_400_BAD_REQUEST)
+        summary = video_ingest_upload(
+            dataset=dataset, upload=upload, pipeline=data.validated_data["pipeline"]
+        )
         return Response(IngestOutput(summary).data)
 
 

@@ -1,17 +1,16 @@
 """REST endpoints for exports (staff only): request one, follow it, download its files."""
 
-from django.http import FileResponse, Http404
+from django.http import FileResponse
 from django.shortcuts import get_object_or_404
-from django.urls import path, reverse
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from curation.errors import CurationError
 from curation.models import Dataset, ExportFormat, ExportJob
-from curation.services.exports import ExportFileNotFound, export_file_get, export_request
+from curation.services.exports import export_file_get, export_request
 
 
 class ExportRequestInput(serializers.Serializer):
@@ -49,10 +48,7 @@ class ExportCreate(APIView):
         dataset = get_object_or_404(Dataset, slug=slug)
         data = ExportRequestInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            job = export_request(dataset=dataset, user=request.user, **data.validated_data)
-        except CurationError as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        job = export_request(dataset=dataset, user=request.user, **data.validated_data)
         return Response(
             ExportJobOutput(job, context={"request": request}).data, status=status.HTTP_202_ACCEPTED
         )
@@ -75,15 +71,5 @@ class ExportFile(APIView):
     @extend_schema(responses={(200, "application/octet-stream"): bytes})
     def get(self, request, pk: int, name: str):
         job = get_object_or_404(ExportJob, id=pk)
-        try:
-            path = export_file_get(job=job, name=name)
-        except ExportFileNotFound as exc:
-            raise Http404(str(exc)) from None
+        path = export_file_get(job=job, name=name)
         return FileResponse(open(path, "rb"), as_attachment=True, filename=path.name)  # noqa: SIM115
-
-
-urlpatterns = [
-    path("datasets/<slug:slug>/exports/", ExportCreate.as_view(), name="export-create"),
-    path("exports/<int:pk>/", ExportDetail.as_view(), name="export-detail"),
-    path("exports/<int:pk>/files/<path:name>", ExportFile.as_view(), name="export-file"),
-]

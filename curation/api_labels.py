@@ -5,7 +5,6 @@ endpoint lives in `annotator/api_aggregation.py`.
 """
 
 from django.shortcuts import get_object_or_404
-from django.urls import path
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
@@ -131,10 +130,3 @@ class DatasetVerdicts(ListAPIView):
             raise ValidationError({"label": f"unknown label {label!r}; use {', '.join(VerdictLabel.values)}"})
         verdicts = verdict_list(dataset=dataset, method=method)
         return verdicts.filter(label=label) if label else verdicts
-
-
-urlpatterns = [
-    path("datasets/<slug:slug>/noise/", DatasetNoise.as_view(), name="dataset-noise"),
-    path("datasets/<slug:slug>/agreement/", DatasetAgreement.as_view(), name="dataset-agreement"),
-    path("datasets/<slug:slug>/verdicts/", DatasetVerdicts.as_view(), name="dataset-verdicts"),
-]

@@ -1,13 +1,12 @@
-"""REST API for split versions (staff only): list, make, read, freeze, compare."""
+"""REST API for split versions (staff only): list, make, read, freeze, compare. A missing
+dataset or split answers 404, a refused one 400 (config/exception_handlers.py)."""
 
-from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from curation.errors import CurationError
 from curation.models import Split
 from curation.services.datasets import dataset_get
 from curation.services.splits import split_compare, split_freeze, split_get, split_make
@@ -45,23 +44,12 @@ class SplitDiffOutput(serializers.Serializer):
     moved = serializers.ListField(child=serializers.DictField())
 
 
-def refuse(exc: CurationError) -> Response:
-    return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
-
-
-def missing(exc: CurationError) -> Response:
-    return Response({"detail": str(exc)}, status=status.HTTP_404_NOT_FOUND)
-
-
 class SplitListMake(APIView):
     permission_classes = [IsAdminUser]
 
     @extend_schema(responses=SplitOutput(many=True))
     def get(self, request, slug: str):
-        try:
-            dataset = dataset_get(slug=slug)
-        except CurationError as exc:
-            return missing(exc)
+        dataset = dataset_get(slug=slug)
         return Response(
             SplitOutput(Split.objects.filter(dataset=dataset).select_related("dataset"), many=True).data
         )
@@ -70,24 +58,18 @@ class SplitListMake(APIView):
     def post(self, request, slug: str):
         data = SplitMakeInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            dataset = dataset_get(slug=slug)
-        except CurationError as exc:
-            return missing(exc)
+        dataset = dataset_get(slug=slug)
         values = data.validated_data
-        try:
-            split = split_make(
-                dataset=dataset,
-                name=values["name"],
-                ratios=values["ratios"],
-                seed=values["seed"],
-                verdict_method=values["method"],
-                freeze=values["freeze"],
-                replace=values["replace"],
-                user=request.user,
-            )
-        except CurationError as exc:
-            return refuse(exc)
+        split = split_make(
+            dataset=dataset,
+            name=values["name"],
+            ratios=values["ratios"],
+            seed=values["seed"],
+            verdict_method=values["method"],
+            freeze=values["freeze"],
+            replace=values["replace"],
+            user=request.user,
+        )
         return Response(SplitOutput(split).data, status=status.HTTP_201_CREATED)
 
 
@@ -96,10 +78,7 @@ class SplitDetail(APIView):
 
     @extend_schema(responses=SplitOutput)
     def get(self, request, slug: str, name: str):
-        try:
-            split = split_get(dataset=dataset_get(slug=slug), name=name)
-        except CurationError as exc:
-            return missing(exc)
+        split = split_get(dataset=dataset_get(slug=slug), name=name)
         return Response(SplitOutput(split).data)
 
 
@@ -108,14 +87,7 @@ class SplitFreeze(APIView):
 
     @extend_schema(request=None, responses=SplitOutput)
     def post(self, request, slug: str, name: str):
-        try:
-            split = split_get(dataset=dataset_get(slug=slug), name=name)
-        except CurationError as exc:
-            return missing(exc)
-        try:
-            split = split_freeze(split=split)
-        except CurationError as exc:
-            return refuse(exc)
+        split = split_freeze(split=split_get(dataset=dataset_get(slug=slug), name=name))
         return Response(SplitOutput(split).data)
 
 
@@ -124,23 +96,10 @@ class SplitDiff(APIView):
 
     @extend_schema(responses=SplitDiffOutput)
     def get(self, request, slug: str, name: str, other: str):
-        try:
-            dataset = dataset_get(slug=slug)
-            old, new = split_get(dataset=dataset, name=name), split_get(dataset=dataset, name=other)
-        except CurationError as exc:
-            return missing(exc)
+        dataset = dataset_get(slug=slug)
+        old, new = split_get(dataset=dataset, name=name), split_get(dataset=dataset, name=other)
         diff = split_compare(old=old, new=new)
         moved = [{"from": a, "to": b, "count": count} for (a, b), count in sorted(diff.moved.items())]
         body = {"old": name, "new": other, "unchanged": diff.unchanged, "added": diff.added,
                 "removed": diff.removed, "moved": moved}  # fmt: skip
         return Response(SplitDiffOutput(body).data)
-
-
-urlpatterns = [
-    path("datasets/<slug:slug>/splits/", SplitListMake.as_view(), name="split-list"),
-    path("datasets/<slug:slug>/splits/<slug:name>/", SplitDetail.as_view(), name="split-detail"),
-    path("datasets/<slug:slug>/splits/<slug:name>/freeze/", SplitFreeze.as_view(), name="split-freeze"),
-    path(
-        "datasets/<slug:slug>/splits/<slug:name>/diff/<slug:other>/", SplitDiff.as_view(), name="split-diff"
-    ),
-]

@@ -1,3 +1,6 @@
+"""Curation's REST API, mounted under /api/v1/ (config/urls.py): datasets, ingest, videos,
+labels, splits and exports."""
+
 from django.urls import path, re_path
 
 from curation import api, api_exports, api_labels, api_splits
@@ -14,5 +17,25 @@ urlpatterns = [
         api.VideoSubtitles.as_view(),
         name="video-subtitles",
     ),
+    # Labels: noise estimates, agreement, verdicts (the POST that aggregates is the annotator's).
+    path("datasets/<slug:slug>/noise/", api_labels.DatasetNoise.as_view(), name="dataset-noise"),
+    path("datasets/<slug:slug>/agreement/", api_labels.DatasetAgreement.as_view(), name="dataset-agreement"),
+    path("datasets/<slug:slug>/verdicts/", api_labels.DatasetVerdicts.as_view(), name="dataset-verdicts"),
+    # Split versions.
+    path("datasets/<slug:slug>/splits/", api_splits.SplitListMake.as_view(), name="split-list"),
+    path("datasets/<slug:slug>/splits/<slug:name>/", api_splits.SplitDetail.as_view(), name="split-detail"),
+    path(
+        "datasets/<slug:slug>/splits/<slug:name>/freeze/",
+        api_splits.SplitFreeze.as_view(),
+        name="split-freeze",
+    ),
+    path(
+        "datasets/<slug:slug>/splits/<slug:name>/diff/<slug:other>/",
+        api_splits.SplitDiff.as_view(),
+        name="split-diff",
+    ),
+    # Exports.
+    path("datasets/<slug:slug>/exports/", api_exports.ExportCreate.as_view(), name="export-create"),
+    path("exports/<int:pk>/", api_exports.ExportDetail.as_view(), name="export-detail"),
+    path("exports/<int:pk>/files/<path:name>", api_exports.ExportFile.as_view(), name="export-file"),
 ]
-urlpatterns += api_labels.urlpatterns + api_splits.urlpatterns + api_exports.urlpatterns

@@ -10,16 +10,12 @@ from django.conf import settings
 from django.core import signing
 from django.utils import timezone
 
-from annotator.errors import AnnotationError, NotYourAssignment
+from annotator.errors import MediaLinkInvalid, NotYourAssignment
 from annotator.models import Assignment
 from curation.models import Frame, StageStatus, Video
 
 SALT = "annotator.media"
 LINK_SECONDS = 15 * 60
-
-
-class MediaLinkInvalid(AnnotationError):
-    status = 403
 
 
 @dataclass(frozen=True)

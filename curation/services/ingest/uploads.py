@@ -4,6 +4,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 
+from curation.errors import CurationError
 from curation.models import Dataset, IngestRun
 from curation.services.ingest.run import IngestSummary, video_ingest
 
@@ -16,8 +17,13 @@ def video_ingest_upload(*, dataset: Dataset, upload: UploadedFile, pipeline: str
         with open(manifest, "wb") as out:
             for chunk in upload.chunks():
                 out.write(chunk)
-        summary = video_ingest(
-            dataset=dataset, path=manifest, pipeline=pipeline, base_dir=Path(settings.MEDIA_ROOT)
-        )
+        try:
+            summary = video_ingest(
+                dataset=dataset, path=manifest, pipeline=pipeline, base_dir=Path(settings.MEDIA_ROOT)
+            )
+        except CurationError as exc:
+            # The person knows the file by its name, not by the temporary copy's.
+            exc.args = (f"{upload.name}: {exc}",)
+            raise
     IngestRun.objects.filter(id=summary.run_id).update(source=f"upload: {upload.name}"[:2048])
     return summary
