@@ -18,7 +18,7 @@ from annotator.errors import NotYourAssignment
 from annotator.models import Assignment, Task, TaskKind
 from annotator.permissions import CrowdworkerTokenAuthentication, IsCrowdworker
 from annotator.services.answers import answer_submit, answer_undo
-from annotator.services.assignment import assignment_next
+from annotator.services.assignment import assignment_offer
 from annotator.services.creation import task_make_gold, tasks_create
 from annotator.services.quality import annotator_quality, annotator_set_excluded, annotator_set_paused
 from annotator.throttles import SubmitThrottle
@@ -60,15 +60,17 @@ class NextTask(WorkerView):
         dataset = selectors.dataset_for_work(slug=slug) if slug else None
         if slug and dataset is None:
             raise Http404(f"No dataset {slug!r}.")
-        assignment = assignment_next(
+        offer = assignment_offer(
             worker=request.user,
             dataset=dataset,
             kind=data.validated_data.get("kind"),
             exclude=data.validated_data["exclude"],
         )
-        if assignment is None:
+        if offer is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        return Response(selectors.assignment_payload(assignment=assignment, user=request.user))
+        return Response(
+            selectors.assignment_payload(assignment=offer.assignment, user=request.user, shown=offer.shown)
+        )
 
 
 class AssignmentDetail(WorkerView):

@@ -17,7 +17,6 @@ class AnnotationConfig:
     accuracy_threshold: float = 0.7  # gold accuracy under this flags a worker
     min_gold_for_flag: int = 5
     seed: int = 0  # random order when no model score exists
-    max_held: int = 2  # leases one worker holds at once: the task shown and the next one
 
     @property
     def lease(self) -> timedelta:

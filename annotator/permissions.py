@@ -1,38 +1,48 @@
 """Who may annotate: members of the `crowdworkers` group (staff too, to try the tasks)."""
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cache
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.db import connection
 from django.utils import timezone
 from rest_framework.authentication import TokenAuthentication
-from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
 
-from annotator.services.assignment import sql
+from annotator.queries.tokens import token_user
 
 CROWDWORKERS_GROUP = "crowdworkers"
-# Set on the user by CrowdworkerTokenAuthentication: the group check came with the token look-up.
-_CHECKED = "_is_crowdworker"
 
 
-def is_crowdworker(user) -> bool:
+@dataclass(frozen=True)
+class CheckedToken:
+    """`request.auth` of CrowdworkerTokenAuthentication: the token, and whether its user is in the
+    crowdworkers group (looked up with it, so IsCrowdworker asks nothing more)."""
+
+    key: str
+    user_id: int
+    crowdworker: bool
+
+
+def is_crowdworker(user, *, in_group: bool | None = None) -> bool:
+    """`in_group`: the group membership when already known."""
     if not (user and user.is_authenticated and user.is_active):
         return False
-    known = getattr(user, _CHECKED, None)
-    if known is not None:
-        return user.is_staff or known
-    return user.is_staff or user.groups.filter(name=CROWDWORKERS_GROUP).exists()
+    if user.is_staff:
+        return True
+    if in_group is not None:
+        return in_group
+    return user.groups.filter(name=CROWDWORKERS_GROUP).exists()
 
 
 class IsCrowdworker(BasePermission):
     message = "Only crowdworkers can take and answer annotation tasks."
 
     def has_permission(self, request, view) -> bool:
-        return is_crowdworker(request.user)
+        token = request.auth
+        return is_crowdworker(
+            request.user, in_group=token.crowdworker if isinstance(token, CheckedToken) else None
+        )
 
 
 def token_issued_after() -> datetime:
@@ -41,23 +51,6 @@ def token_issued_after() -> datetime:
     if hours <= 0:
         return datetime.min.replace(tzinfo=UTC)
     return timezone.now() - timedelta(hours=hours)
-
-
-@cache
-def _token_sql() -> tuple[str, list[str]]:
-    user_model = get_user_model()
-    concrete = user_model._meta.concrete_fields
-    fields = [field.attname for field in concrete]
-    columns = ", ".join(f'u."{field.column}"' for field in concrete)
-    sql = f"""
-        SELECT {columns}, t.created > %s, EXISTS (
-            SELECT 1 FROM auth_user_groups ug JOIN auth_group g ON g.id = ug.group_id
-            WHERE ug.user_id = u.id AND g.name = %s
-        )
-        FROM authtoken_token t JOIN "{user_model._meta.db_table}" u ON u.id = t.user_id
-        WHERE t.key = %s
-    """
-    return sql, fields
 
 
 class CrowdworkerTokenAuthentication(TokenAuthentication):
@@ -70,15 +63,11 @@ class CrowdworkerTokenAuthentication(TokenAuthentication):
     (REST_FRAMEWORK), so the staff endpoints' tokens expire too."""
 
     def authenticate_credentials(self, key):
-        statement, fields = _token_sql()
-        row = sql(statement, [token_issued_after(), CROWDWORKERS_GROUP, key], fetch="one")
-        if row is None:
+        found = token_user(key=key, issued_after=token_issued_after(), group=CROWDWORKERS_GROUP)
+        if found is None:
             raise AuthenticationFailed("Invalid token.")
-        *values, fresh, crowdworker = row
-        if not fresh:
+        if not found.fresh:
             raise AuthenticationFailed("This token has expired; ask the project staff for a new one.")
-        user = get_user_model().from_db(connection.alias, fields, values)
-        if not user.is_active:
+        if not found.user.is_active:
             raise AuthenticationFailed("User inactive or deleted.")
-        setattr(user, _CHECKED, crowdworker)
-        return user, Token.from_db(connection.alias, ["key", "user_id"], [key, user.pk])
+        return found.user, CheckedToken(key, found.user.pk, found.in_group)

@@ -1,15 +1,14 @@
 """Reads for the API and pages, with their joins inside."""
 
-import json
 from collections import defaultdict
 
 from django.db.models import Count, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 
+from annotator.media_links import media_token
 from annotator.models import Answer, Assignment, Task, TaskKind
-from annotator.services.assignment import SHOWN_COLUMNS, aware, from_row, sql
-from annotator.services.media import media_token
+from annotator.queries.leasing import Shown, assignment_shown, dataset_by_slug
 from curation.models import Dataset, Frame
 
 QUESTIONS = {
@@ -18,29 +17,13 @@ QUESTIONS = {
 }
 
 
-# One statement for what a worker sees of a task (the API cycle's throughput is bound by the
-# server's CPU, and each ORM query costs ~1 ms of it to build; see services/assignment.py). A slot
-# just leased brought these columns with it and needs none.
-_PAYLOAD = f"""
-    SELECT a.state, a.lease_expires_at, d.slug, {SHOWN_COLUMNS}
-    FROM annotator_assignment a
-    JOIN annotator_task t ON t.id = a.task_id
-    JOIN curation_video v ON v.id = t.video_id
-    JOIN curation_dataset d ON d.id = a.dataset_id
-    LEFT JOIN curation_topic topic ON topic.id = t.topic_id
-    WHERE a.id = %s
-"""
-
-
-def assignment_payload(*, assignment: Assignment, user) -> dict:
-    """What a worker sees of a task. Never the gold flag, the gold answer, the ground-truth
-    frame or other workers' answers: a gold task looks like any other."""
-    shown = getattr(assignment, "shown", None)
-    if shown is not None:
-        row = (assignment.state, assignment.lease_expires_at, *shown)
-    else:
-        row = sql(_PAYLOAD, [assignment.id], fetch="one")
-    state, expires, slug, kind, video_id, title, has_audio, topic, macro, subtitle = row
+def assignment_payload(*, assignment: Assignment, user, shown: Shown | None = None) -> dict:
+    """What a worker sees of a task (`shown`: read with the slot when it was leased; else one
+    statement reads it). Never the gold flag, the gold answer, the ground-truth frame or other
+    workers' answers: a gold task looks like any other."""
+    if shown is None:
+        shown = assignment_shown(assignment_id=assignment.id)
+    kind, video_id = shown.kind, shown.video_id
     frames = []
     if kind == TaskKind.THUMBNAIL:
         candidates = Frame.objects.filter(video_id=video_id, is_candidate=True).order_by("index")
@@ -54,21 +37,21 @@ def assignment_payload(*, assignment: Assignment, user) -> dict:
             for number, (frame_id, timestamp) in enumerate(candidates.values_list("id", "timestamp"), start=1)
         ]
     answer = None
-    if state == Assignment.State.ANSWERED:
+    if assignment.state == Assignment.State.ANSWERED:
         answer = Answer.objects.filter(assignment_id=assignment.id).values("choice", "frame_id").first()
     return {
         "id": assignment.id,
         "kind": kind,
-        "dataset": slug,
-        "question": QUESTIONS[kind].format(topic=topic or ""),
-        "title": title,
-        "subtitle": subtitle or "",
-        "topic": topic or "",
-        "macro_topic": macro or "",
+        "dataset": shown.dataset,
+        "question": QUESTIONS[kind].format(topic=shown.topic or ""),
+        "title": shown.title,
+        "subtitle": shown.subtitle or "",
+        "topic": shown.topic or "",
+        "macro_topic": shown.macro_topic or "",
         "video_url": _media_url(user, assignment.id, video_id),
-        "has_audio": bool(has_audio),
+        "has_audio": bool(shown.has_audio),
         "frames": frames,
-        "lease_expires_at": aware(expires),
+        "lease_expires_at": assignment.lease_expires_at,
         "answer": answer,
     }
 
@@ -80,13 +63,7 @@ def _media_url(user, assignment_id: int, video_id: int, frame_id: int | None = N
 
 def dataset_for_work(*, slug: str) -> Dataset | None:
     """The dataset a worker asks for work in, with the fields leasing reads (the rest load lazily)."""
-    statement = "SELECT id, slug, annotation_overlap, settings FROM curation_dataset WHERE slug = %s"
-    row = sql(statement, [slug], fetch="one")
-    if row is None:
-        return None
-    *row, settings = row
-    settings = json.loads(settings) if isinstance(settings, str) else settings
-    return from_row(Dataset, ["id", "slug", "annotation_overlap", "settings"], [*row, settings])
+    return dataset_by_slug(slug=slug)
 
 
 def worker_stats(*, worker) -> dict:
@@ -140,8 +117,3 @@ def dataset_progress(*, dataset: Dataset) -> list[dict]:
             }
         )
     return rows
-
-
-def noise_videos(*, dataset: Dataset):
-    """Videos whose topic verification says label noise (two No)."""
-    return Task.objects.filter(dataset=dataset, kind=TaskKind.TOPIC, verdict="noise").select_related("video")

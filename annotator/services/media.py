@@ -11,10 +11,10 @@ from django.core import signing
 from django.utils import timezone
 
 from annotator.errors import MediaLinkInvalid, NotYourAssignment
+from annotator.media_links import SALT
 from annotator.models import Assignment
 from curation.models import Frame, StageStatus, Video
 
-SALT = "annotator.media"
 LINK_SECONDS = 15 * 60
 
 
@@ -22,14 +22,6 @@ LINK_SECONDS = 15 * 60
 class MediaFile:
     path: Path
     content_type: str
-
-
-def media_token(
-    *, user_id: int, video_id: int, assignment_id: int | None, frame_id: int | None = None
-) -> str:
-    return signing.dumps(
-        {"u": user_id, "a": assignment_id, "v": video_id, "f": frame_id}, salt=SALT, compress=True
-    )
 
 
 def media_resolve(*, token: str, user) -> MediaFile:

@@ -8,9 +8,9 @@ from django.core import signing
 from django.core.cache import cache
 from django.test import Client
 
+from annotator.media_links import SALT, media_token
 from annotator.models import Answer, Assignment, Task
 from annotator.services.creation import tasks_create
-from annotator.services.media import SALT, media_token
 from curation.models import VideoSubtitle
 
 pytestmark = pytest.mark.django_db

@@ -5,8 +5,8 @@ import pytest
 from django.core import signing
 from django.test import Client
 
+from annotator.media_links import SALT
 from annotator.services.creation import tasks_create
-from annotator.services.media import SALT
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.django_db
