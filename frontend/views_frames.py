@@ -3,15 +3,15 @@
 import mimetypes
 from pathlib import Path
 
-from django.conf import settings
 from django.contrib.auth.decorators import user_passes_test
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, render
 
 from curation import selectors
 from curation.errors import InvalidSource
+from curation.media_store import media_path, thumbnail_file
 from curation.models import Frame, Video
-from curation.services.sources import is_url, local_path_resolve
+from curation.services.sources import is_url
 
 staff_only = user_passes_test(lambda user: user.is_active and user.is_staff)
 
@@ -29,7 +29,7 @@ def filmstrip(request, video_id: int):
 @staff_only
 def frame_image(request, frame_id: int):
     frame = get_object_or_404(Frame.objects.only("image"), id=frame_id)
-    return _file_response(Path(settings.MEDIA_ROOT) / frame.image)
+    return _file_response(media_path(frame.image))
 
 
 @staff_only
@@ -38,16 +38,15 @@ def thumbnail_image(request, video_id: int):
     video = get_object_or_404(Video.objects.only("id", "dataset_id", "thumbnail"), id=video_id)
     if not video.thumbnail:
         raise Http404("no posted thumbnail")
-    if is_url(video.thumbnail):
-        folder = Path(settings.MEDIA_ROOT) / "thumbnails" / str(video.dataset_id)
-        path = next(iter(sorted(folder.glob(f"{video.id}.*"))), None) if folder.is_dir() else None
-        if path is None:
-            raise Http404("the thumbnail has not been downloaded")
-        return _file_response(path)
     try:
-        return _file_response(local_path_resolve(video.thumbnail))
+        path = thumbnail_file(video)
     except InvalidSource:
-        raise Http404("the thumbnail file is missing or outside the media roots") from None
+        raise Http404("the thumbnail file is outside the media roots") from None
+    if not path.is_file():
+        raise Http404(
+            "the thumbnail has not been downloaded" if is_url(video.thumbnail) else "file not found"
+        )
+    return _file_response(path)
 
 
 def _file_response(path: Path) -> FileResponse:

@@ -6,13 +6,13 @@ never served: a token can only name the proxy or a frame image."""
 from dataclasses import dataclass
 from pathlib import Path
 
-from django.conf import settings
 from django.core import signing
 from django.utils import timezone
 
 from annotator.errors import MediaLinkInvalid, NotYourAssignment
 from annotator.media_links import SALT
 from annotator.models import Assignment
+from curation.media_store import media_path, video_proxy_file
 from curation.models import Frame, StageStatus, Video
 
 LINK_SECONDS = 15 * 60
@@ -39,17 +39,17 @@ def media_resolve(*, token: str, user) -> MediaFile:
         ).exists()
         if not holds:
             raise NotYourAssignment("You do not hold this task any more.")
-    root = Path(settings.MEDIA_ROOT)
     if claims["f"] is not None:
         image = Frame.objects.filter(id=claims["f"], video_id=claims["v"], is_candidate=True).values_list(
             "image", flat=True
         )
         if not image:
             raise NotYourAssignment("No such frame.")
-        return MediaFile(root / image[0], "image/jpeg")
+        return MediaFile(media_path(image[0]), "image/jpeg")
     proxy = Video.objects.filter(id=claims["v"], proxy_status=StageStatus.DONE).values_list(
         "proxy_path", flat=True
     )
-    if not proxy or not proxy[0]:
+    path = video_proxy_file(proxy[0]) if proxy else None
+    if path is None:
         raise NotYourAssignment("This video has no playable copy yet.")
-    return MediaFile(root / proxy[0], "video/mp4")
+    return MediaFile(path, "video/mp4")

@@ -13,6 +13,7 @@ from django.db import transaction
 
 from curation.lib.probe import VIDEO_DEMUXERS
 from curation.lib.synth import synth_clip
+from curation.media_store import demo_folder
 from curation.models import Dataset
 from curation.services.datasets import dataset_create
 from curation.services.taxonomy import usv_taxonomy
@@ -56,7 +57,7 @@ def demo_users() -> dict[str, str]:
 
 def demo_manifest(*, real_clips: Path | None, seconds: float = 6.0) -> Path:
     """Generate the clips (once) and write the manifest; returns its path."""
-    folder = Path(settings.MEDIA_ROOT) / "demo"
+    folder = demo_folder()
     rows = []
     if real_clips and real_clips.is_dir():
         for name, topic in sorted(REAL_CLIP_TOPICS.items()):

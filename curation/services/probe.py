@@ -1,6 +1,5 @@
 """Probe stage: fetch a URL source into the media store, then read the container with ffprobe."""
 
-import hashlib
 import logging
 import re
 import subprocess
@@ -20,8 +19,9 @@ from curation.lib.probe import (
     probe_summarise,
     video_demuxer,
 )
+from curation.media_store import file_sha256, source_download_path, source_partials, video_file
 from curation.models import Video
-from curation.services.sources import local_path_resolve, url_download
+from curation.services.sources import url_download
 
 logger = logging.getLogger("microcurate.probe")
 PROBE_TIMEOUT_SECONDS = 120
@@ -30,14 +30,6 @@ PROBE_TIMEOUT_SECONDS = 120
 _READ_ONLY = {"format_whitelist": ",".join(sorted(PROBE_DEMUXERS)), "protocol_whitelist": "file"}
 # "[hls @ 0x55d6dd8b8280] Format not on whitelist '...'": the log names the demuxer it picked.
 _REFUSED = re.compile(rb"\[(\S+) @ 0x[0-9a-fA-F]+\] Format not on whitelist")
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _ffprobe_reason(exc: ffmpeg.Error) -> str:
@@ -76,18 +68,21 @@ def probed_demuxer(video: Video) -> str:
 
 
 def _fetch(video: Video) -> Path:
-    """The local file to probe. URL sources are downloaded once into MEDIA_ROOT/sources/: a
-    file there was renamed into place only after a complete download (url_download keeps a
-    partial one as `.part` and removes it), so the file local_path names is whole and is reused."""
-    if video.source_kind == Video.SourceKind.FILE:
-        try:
-            return local_path_resolve(video.local_path or video.source)
-        except InvalidSource as exc:
-            raise StageError(str(exc)) from None
-    if video.local_path and Path(video.local_path).is_file():
-        return Path(video.local_path)
-    suffix = Path(video.source.split("?", 1)[0]).suffix[:8] or ".bin"
-    destination = Path(settings.MEDIA_ROOT) / "sources" / str(video.dataset_id) / f"{video.id}{suffix}"
+    """The local file to probe. URL sources are downloaded once into the media store: a file
+    there was renamed into place only after a complete download (url_download keeps a partial
+    one as `.part` and removes it), so the file local_path names is whole and is reused."""
+    if video.source_kind == Video.SourceKind.URL and not (
+        video.local_path and Path(video.local_path).is_file()
+    ):
+        return _download(video)
+    try:
+        return video_file(video)
+    except InvalidSource as exc:
+        raise StageError(str(exc)) from None
+
+
+def _download(video: Video) -> Path:
+    destination = source_download_path(video)
     try:
         url_download(video.source, destination)
     except InvalidSource as exc:
@@ -133,6 +128,5 @@ def video_probe(video: Video) -> dict:
 
 def video_probe_orphans_remove(video: Video) -> None:
     """A download a killed run left half-written (url_download writes `<name>.part`, then renames)."""
-    folder = Path(settings.MEDIA_ROOT) / "sources" / str(video.dataset_id)
-    for partial in [*folder.glob(f"{video.id}.part"), *folder.glob(f"{video.id}.*.part")]:
+    for partial in source_partials(video):
         partial.unlink(missing_ok=True)

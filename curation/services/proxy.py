@@ -14,9 +14,9 @@ from pathlib import Path
 from django.conf import settings
 
 from curation.errors import InvalidSource, StageError, TransientStageError
+from curation.media_store import media_path, proxy_partial_path, proxy_relative_path, video_file
 from curation.models import Video
 from curation.services.probe import probed_demuxer
-from curation.services.sources import local_path_resolve
 
 logger = logging.getLogger("microcurate.proxy")
 PROXY_TIMEOUT_SECONDS = 600
@@ -28,15 +28,9 @@ SCALE = (
 )
 
 
-def proxy_relative_path(video: Video) -> str:
-    return f"proxies/{video.dataset_id}/{video.id}.mp4"
-
-
 def _source(video: Video) -> Path:
-    if video.local_path and Path(video.local_path).is_file():
-        return Path(video.local_path)
     try:
-        return local_path_resolve(video.source)
+        return video_file(video)
     except InvalidSource as exc:
         raise StageError(str(exc)) from None
 
@@ -71,13 +65,9 @@ def _encode(source: Path, target: Path, *, demuxer: str, audio: bool) -> str:
     return lines[-1] if lines else f"ffmpeg exited with status {done.returncode}"
 
 
-def _partial_path(target: Path) -> Path:
-    return target.with_name(target.stem + ".part.mp4")
-
-
 def video_proxy_orphans_remove(video: Video) -> None:
     """The half-written copy of a run that was killed (the claim holder calls it)."""
-    _partial_path(Path(settings.MEDIA_ROOT) / proxy_relative_path(video)).unlink(missing_ok=True)
+    proxy_partial_path(video).unlink(missing_ok=True)
 
 
 def video_proxy(video: Video) -> dict:
@@ -85,9 +75,9 @@ def video_proxy(video: Video) -> dict:
     source = _source(video)
     demuxer = probed_demuxer(video)
     relative = proxy_relative_path(video)
-    target = Path(settings.MEDIA_ROOT) / relative
+    target = media_path(relative)
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = _partial_path(target)
+    partial = proxy_partial_path(video)
     keep_audio = video.has_audio is not False
     reason = _encode(source, partial, demuxer=demuxer, audio=keep_audio)
     if reason and keep_audio:

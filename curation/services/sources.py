@@ -1,9 +1,9 @@
-"""Where a manifest may point: files under the allowed media roots, public http(s) URLs.
+"""Where a manifest may point beyond the media roots: public http(s) URLs, and their downloads
+(local paths and the roots are curation.media_store's).
 
-A path is resolved (symlinks included) before it is compared with the roots, so `../..` and
-symlinks that leave a root are refused. A URL's host is checked at ingest when it is an IP
-literal or a local name, and every address it resolves to is checked again at download time,
-on the connection actually used (DNS can change between the two).
+A URL's host is checked at ingest when it is an IP literal or a local name, and every address it
+resolves to is checked again at download time, on the connection actually used (DNS can change
+between the two).
 """
 
 import http.client
@@ -31,36 +31,8 @@ _NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
 _IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 
 
-def media_roots() -> list[Path]:
-    roots = [settings.MEDIA_ROOT, *settings.MICROCURATE_MEDIA_ROOTS]
-    return [Path(os.path.realpath(root)) for root in roots]
-
-
 def is_url(raw: str) -> bool:
     return _SCHEME.match(raw) is not None and not re.match(r"^[a-zA-Z]:[\\/]", raw)
-
-
-def local_path_resolve(raw: str, *, base_dir: Path | None = None, must_exist: bool = True) -> Path:
-    """The real path of `raw` (relative paths start at `base_dir`), if it lies under a root."""
-    if not raw or not raw.strip():
-        raise InvalidSource("the path is empty")
-    if "\x00" in raw:
-        raise InvalidSource("the path contains a NUL byte")
-    path = Path(raw)
-    if not path.is_absolute():
-        path = (base_dir or Path.cwd()) / path
-    real = Path(os.path.realpath(path))
-    if not any(real == root or root in real.parents for root in media_roots()):
-        raise InvalidSource(
-            f"{raw!r} resolves to {str(real)!r}, outside the allowed media roots "
-            "(MEDIA_ROOT and MICROCURATE_MEDIA_ROOTS)"
-        )
-    if must_exist:
-        if not real.exists():
-            raise InvalidSource(f"{raw!r}: no such file")
-        if not real.is_file():
-            raise InvalidSource(f"{raw!r} is not a regular file")
-    return real
 
 
 def _allowed_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:

@@ -9,10 +9,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from curation.errors import InvalidSource, TransientStageError
+from curation.media_store import file_sha256
 from curation.models import StageStatus, Video
 from curation.services.ingest import video_ingest
 from curation.services.pipeline import stage_execute
-from curation.services.probe import file_sha256
 from curation.services.sources import url_download
 
 

@@ -12,8 +12,8 @@ from django.core.management import call_command
 
 from curation.lib.framesets import darken, flat, textured
 from curation.lib.synth import story_clip
+from curation.media_store import video_frames_folder
 from curation.models import Frame, StageStatus, ThumbnailTruth, Video
-from curation.services.frames import video_frames_folder
 from curation.services.ingest import video_ingest
 from curation.services.pipeline import pipeline_reset, pipeline_run_inline
 

@@ -12,12 +12,11 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from curation.checks import visibility_timeout_exceeds_time_limits
+from curation.media_store import proxy_relative_path, video_frames_folder
 from curation.models import Frame, StageClaim, StageStatus, Video
-from curation.services.frames import video_frames_folder
 from curation.services.ingest import video_ingest
 from curation.services.pipeline import stage_execute, stage_stale_after
 from curation.services.pipeline.recovery import pipeline_sweep
-from curation.services.proxy import proxy_relative_path
 
 pytestmark = pytest.mark.django_db
 

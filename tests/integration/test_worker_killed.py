@@ -16,9 +16,9 @@ import pytest
 import redis
 from django.conf import settings
 
+from curation.media_store import video_frames_folder
 from curation.models import Frame, StageClaim, StageStatus, Video
 from curation.services.datasets import dataset_create
-from curation.services.frames import video_frames_folder
 from curation.services.ingest import video_ingest
 from tests.conftest import ROOT
 from tests.processes import database_url

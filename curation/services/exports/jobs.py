@@ -10,7 +10,6 @@ the temporary folder and records the reason; a job whose worker died (no heartbe
 STALE_AFTER) is taken over by the next run.
 """
 
-import hashlib
 import os
 import shutil
 from collections import Counter
@@ -25,6 +24,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from curation.errors import CurationError
+from curation.media_store import file_sha256, media_root
 from curation.models import Dataset, ExportFormat, ExportJob, Split, SplitMember
 from curation.services.exports.rows import rows_chunks
 from curation.services.exports.writers import WRITERS
@@ -211,7 +211,7 @@ def _write(job: ExportJob, tmp: Path, progress: Progress | None) -> dict:
         tmp,
         stems=stems,
         classes=sorted(dataset.topics.values_list("name", flat=True)),
-        media_root=Path(os.path.realpath(settings.MEDIA_ROOT)),
+        media_root=Path(os.path.realpath(media_root())),
     )
     candidates: Counter[int] = Counter()
     subsets: Counter[str] = Counter()
@@ -288,11 +288,7 @@ def _files(folder: Path) -> list[str]:
 
 
 def _file_info(path: Path) -> dict:
-    digest = hashlib.sha256()
-    with open(path, "rb") as source:
-        while block := source.read(1 << 20):
-            digest.update(block)
-    return {"bytes": path.stat().st_size, "sha256": digest.hexdigest()}
+    return {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
 
 
 def _version(dataset: Dataset, split: Split | None) -> str:

@@ -15,6 +15,7 @@ import orjson
 from curation.errors import CurationError
 from curation.lib.csvfiles import SafeWriter
 from curation.lib.subtitles import Cue, render_srt
+from curation.media_store import video_proxy_file
 from curation.services.exports.rows import PROBE_FIELDS, ExportRow
 from curation.services.exports.schema import parquet_row, parquet_schema
 
@@ -292,7 +293,7 @@ class WebDatasetWriter(Writer):
         return self.shards[stem]
 
     def _media(self, row: ExportRow) -> Path | None:
-        if row.proxy_path and (proxy := self.media_root / row.proxy_path).is_file():
+        if (proxy := video_proxy_file(row.proxy_path)) is not None and proxy.is_file():
             return proxy
         if row.local_path and (original := Path(row.local_path)).is_file():
             return original

@@ -9,11 +9,9 @@ thumbnail is the ground truth.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
-from django.conf import settings
 
 from curation.errors import InvalidSource
 from curation.lib.neardup import cluster_near_duplicates, cluster_representatives, nearest_frame
@@ -25,8 +23,9 @@ from curation.lib.quality import (
     frame_descriptor,
     frame_flags,
 )
+from curation.media_store import thumbnail_file
 from curation.models import Dataset, Frame, Video
-from curation.services.sources import is_url, local_path_resolve, url_download
+from curation.services.sources import is_url, url_download
 
 THUMBNAIL_MAX_PIXELS = 40_000_000  # a decompression bomb is "not an image" for us
 
@@ -95,12 +94,9 @@ def thumbnail_load(video: Video) -> tuple[np.ndarray | None, str]:
     if not raw:
         return None, "no posted thumbnail"
     try:
+        path = thumbnail_file(video)
         if is_url(raw):
-            suffix = Path(raw.split("?", 1)[0]).suffix[:8] or ".img"
-            path = Path(settings.MEDIA_ROOT) / "thumbnails" / str(video.dataset_id) / f"{video.id}{suffix}"
             url_download(raw, path)
-        else:
-            path = local_path_resolve(raw, must_exist=False)
     except InvalidSource as exc:
         return None, f"thumbnail cannot be read: {exc}"
     except OSError as exc:

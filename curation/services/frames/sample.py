@@ -20,6 +20,7 @@ from django.db import transaction
 
 from curation.errors import InvalidSource, StageError
 from curation.lib.quality import FrameScores, analyse_frame
+from curation.media_store import media_path, media_relative, video_file, video_frames_folder
 from curation.models import Dataset, Frame, ThumbnailTruth, Video
 from curation.services.frames.candidates import (
     Truth,
@@ -32,11 +33,9 @@ from curation.services.frames.candidates import (
 from curation.services.frames.decode import decode_frames, working_size
 from curation.services.frames.duplicates import video_duplicates_find, video_duplicates_group, video_signature
 from curation.services.probe import probed_demuxer
-from curation.services.sources import local_path_resolve
 
 logger = logging.getLogger("microcurate.frames")
 JPEG_QUALITY = 90
-FRAMES_DIR = "frames"
 
 
 @dataclass
@@ -50,16 +49,9 @@ class _Sampled:
     descriptor: np.ndarray
 
 
-def video_frames_folder(video: Video) -> Path:
-    """MEDIA_ROOT/frames/<dataset>/<video>/: one sub-folder per run, only the current one kept."""
-    return Path(settings.MEDIA_ROOT) / FRAMES_DIR / str(video.dataset_id) / str(video.id)
-
-
 def _source_path(video: Video) -> Path:
-    if video.source_kind == Video.SourceKind.URL and not video.local_path:
-        raise StageError("the source has not been downloaded (probe has not run)")
     try:
-        return local_path_resolve(video.local_path or video.source)
+        return video_file(video)
     except InvalidSource as exc:
         raise StageError(str(exc)) from None
 
@@ -94,7 +86,7 @@ def video_frames_sample(video: Video) -> dict:
                 _Sampled(
                     index=frame.index,
                     timestamp=frame.timestamp,
-                    image=str(target.relative_to(settings.MEDIA_ROOT)),
+                    image=media_relative(target),
                     width=width,
                     height=height,
                     scores=analysis.scores,
@@ -193,7 +185,7 @@ def video_frames_orphans_remove(video: Video) -> None:
     if not folder.is_dir():
         return
     images = Frame.objects.filter(video_id=video.id).values_list("image", flat=True)
-    current = {(Path(settings.MEDIA_ROOT) / image).parent for image in images}
+    current = {media_path(image).parent for image in images}
     for run in folder.iterdir():
         if run not in current:
             logger.warning("video %s: removing frames of a lost run (%s)", video.id, run.name)

@@ -12,6 +12,7 @@ from pathlib import Path
 import orjson
 
 from curation.errors import InvalidSource
+from curation.media_store import file_sha256, local_path_resolve
 from curation.models import (
     EXTERNAL_ID_MAX_LENGTH,
     SOURCE_MAX_LENGTH,
@@ -21,8 +22,7 @@ from curation.models import (
     Topic,
     Video,
 )
-from curation.services.probe import file_sha256
-from curation.services.sources import is_url, local_path_resolve, url_validate
+from curation.services.sources import is_url, url_validate
 from curation.sql.ingest import Draft
 
 METADATA_MAX_BYTES = 64 * 1024

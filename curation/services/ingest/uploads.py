@@ -1,10 +1,10 @@
 import tempfile
 from pathlib import Path
 
-from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 
 from curation.errors import CurationError
+from curation.media_store import media_root
 from curation.models import Dataset, IngestRun
 from curation.services.ingest.run import IngestSummary, video_ingest
 
@@ -18,9 +18,7 @@ def video_ingest_upload(*, dataset: Dataset, upload: UploadedFile, pipeline: str
             for chunk in upload.chunks():
                 out.write(chunk)
         try:
-            summary = video_ingest(
-                dataset=dataset, path=manifest, pipeline=pipeline, base_dir=Path(settings.MEDIA_ROOT)
-            )
+            summary = video_ingest(dataset=dataset, path=manifest, pipeline=pipeline, base_dir=media_root())
         except CurationError as exc:
             # The person knows the file by its name, not by the temporary copy's.
             exc.args = (f"{upload.name}: {exc}",)

@@ -19,7 +19,6 @@ a crash midway leaves the previous result whole, and a re-run completes.
 
 import logging
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -30,6 +29,7 @@ from curation.errors import StageError, StageSkipped
 from curation.lib.quality import is_readable
 from curation.lib.subtitles import Box, FrameText, Track, confident, subtitle_track
 from curation.lib.textchange import BOX_MARGIN, changed_mask, gray_small, region_changed, text_unchanged
+from curation.media_store import media_path
 from curation.models import Frame, StageStatus, SubtitleCue, Video, VideoSubtitle
 from curation.services.ocr import engine as ocr_engine
 
@@ -49,7 +49,7 @@ SAME_BOX_IOU = 0.6
 
 
 def _load(frame: Frame) -> np.ndarray | None:
-    path = Path(settings.MEDIA_ROOT) / frame.image
+    path = media_path(frame.image)
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError:
