@@ -63,10 +63,19 @@ class IngestSummary:
         )
 
 
+@dataclass(slots=True)
+class _Batch:
+    """What the writer stores in one transaction: drafts, and their COPY lines (row → line) when
+    the reading side made them (None: the direct path makes them itself; see _Flusher)."""
+
+    drafts: list[Draft]
+    lines: dict[int, str] | None = None
+
+
 class _BatchWriter:
-    """Stores batches set-based: the rows go into a temporary staging table in one COPY,
-    and a few statements over it create the publishers, find the
-    rows whose id or contents the dataset already holds, and insert the rest."""
+    """Stores batches set-based, one transaction each: by one COPY straight into the video table
+    when the role may skip the foreign-key triggers (curation.sql.ingest), else through a staging
+    table (curation.sql.ingest_staging); rows the dataset already holds are reported, not stored."""
 
     def __init__(
         self,
@@ -92,7 +101,7 @@ class _BatchWriter:
             if self.on_error:
                 self.on_error(error)
 
-    def write(self, batch: "_Batch") -> list[int]:
+    def write(self, batch: _Batch) -> list[int]:
         """Store one batch in one transaction; returns the ids of the new videos."""
         with transaction.atomic(), connection.cursor() as cursor:
             fresh = self._drop_repeats(batch.drafts)
@@ -189,15 +198,6 @@ class _BatchWriter:
             elif not sha256 and local_path and local_path != draft.local_path:
                 reasons[row] = f"id {item!r} is already stored for another file ({local_path})"
         return reasons
-
-
-@dataclass(slots=True)
-class _Batch:
-    """What the writer stores in one transaction: drafts, and their COPY lines (row → line) when
-    the reading side made them (None: the direct path makes them itself; see _Flusher)."""
-
-    drafts: list[Draft]
-    lines: dict[int, str] | None = None
 
 
 class _Flusher:
