@@ -127,6 +127,13 @@ def test_postgres_restarts_give_503_while_down_then_no_errors_and_every_acknowle
             time.sleep(LOAD_SECONDS)
             outages.append(private_postgres.restart(mode, down_seconds=DOWN_SECONDS))
             time.sleep(LOAD_SECONDS)
+        # On a loaded machine the first requests served after the last restart may take longer
+        # than LOAD_SECONDS: wait for one (bounded), so the check below is about errors, not speed.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(
+            r[2] in (200, 201, 204) and r[0] > outages[-1][1] for r in list(crowd_.requests)
+        ):
+            time.sleep(0.2)
     finally:
         crowd_.stop()
         server.terminate()
@@ -147,7 +154,9 @@ def test_postgres_restarts_give_503_while_down_then_no_errors_and_every_acknowle
     assert unavailable, "no request reached the server while the database was down"
     assert all(r[3] for r in unavailable), "a 503 without Retry-After"
     after_last = [r for r in crowd_.requests if r[0] > outages[-1][1]]
-    assert sum(r[2] == 201 for r in after_last) > 0, "no answer was accepted after the last restart"
+    # Served after the last restart: an answer, a task, or "no task left" (a fast machine answers
+    # all the tasks before the last restart; each of these read the database).
+    assert any(r[2] in (200, 201, 204) for r in after_last), "nothing was served after the last restart"
 
     with private_postgres.connect("restarts") as db:
         stored = dict(db.execute("SELECT id, assignment_id FROM annotator_answer").fetchall())

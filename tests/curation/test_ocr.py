@@ -86,7 +86,7 @@ def test_the_export_carries_the_video_level_subtitle(video, tmp_path):
     rows = [json.loads(line) for line in (tmp_path / "out" / "videos.jsonl").read_text().splitlines()]
     cues = [{"start": c.start, "end": c.end, "text": c.text} for c in video.subtitle_cues.order_by("index")]
     assert rows[0]["subtitle"] == {"text": video.subtitle.text, "reason": None, "cues": cues}
-    assert [(s, e) for s, e, _ in cues] == [(0.0, 2.0), (2.0, 4.0), (5.0, 8.0)]
+    assert [(c["start"], c["end"]) for c in cues] == [(0.0, 2.0), (2.0, 4.0), (5.0, 8.0)]
 
 
 def test_a_crash_midway_keeps_the_previous_cues_and_a_rerun_completes(video, monkeypatch):
