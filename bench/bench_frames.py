@@ -5,7 +5,7 @@
    lookup) divided by ffmpeg's own time to decode the file at 1 fps to null (target <= 1.5x); the
    same for a naive OpenCV loop that reads every frame and scores one per second.
 2. Quality scoring on BENCH_FRAMES_IMAGES (default 2,000) labelled 360x640-or-smaller JPEGs
-   (curation.lib.framesets: clean, blurred at sigma 3-14, darkened, uniform, near-duplicates by
+   (tests.fixtures.framesets: clean, blurred at sigma 3-14, darkened, uniform, near-duplicates by
    JPEG / shift / rescale): our frames/s (read + all scores + descriptor, one process) against
    cleanvision 0.3.7's ``Imagelab.find_issues()`` on the same files (target >= 5x), and each
    one's precision and recall against the known status.
@@ -133,7 +133,7 @@ def _labelled_jpegs() -> list[dict]:
     """Write the labelled frame set as JPEGs (q95) once; returns one record per file."""
     import cv2
 
-    from curation.lib.framesets import CLIP_SOURCES, labelled_set
+    from tests.fixtures.framesets import CLIP_SOURCES, labelled_set
 
     folder = WORK / f"labelled-{IMAGES}"
     index_file = folder / "index.json"

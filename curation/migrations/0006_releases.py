@@ -143,13 +143,11 @@ DROP FUNCTION IF EXISTS curation_split_frozen();
 
 
 def frozen_split_triggers(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(FROZEN_SPLIT_SQL, params=None)
+    schema_editor.execute(FROZEN_SPLIT_SQL, params=None)
 
 
 def drop_frozen_split_triggers(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(FROZEN_SPLIT_REVERSE_SQL, params=None)
+    schema_editor.execute(FROZEN_SPLIT_REVERSE_SQL, params=None)
 
 
 Migration.operations.append(migrations.RunPython(frozen_split_triggers, drop_frozen_split_triggers))

@@ -8,10 +8,10 @@ from pathlib import Path
 from django.test import override_settings
 
 from curation.lib.subtitles import normalise
-from curation.lib.synth_subtitles import TextSpan, subtitled_clip
 from curation.models import Dataset, Video
 from curation.services.datasets import dataset_create
 from curation.services.ingest import video_ingest
+from tests.fixtures.synth_subtitles import TextSpan, subtitled_clip
 
 # Eight seconds at 1 fps: a title card, two subtitles with a gap, a handle throughout.
 TITLE = TextSpan(0, 2, "BEACH DAY")

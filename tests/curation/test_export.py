@@ -8,10 +8,10 @@ import cv2
 import pytest
 from django.core.management import CommandError, call_command
 
-from curation.lib.framesets import textured
 from curation.models import Frame, ThumbnailTruth, Video
 from curation.services.exports import export_request, export_run
 from curation.services.ingest import video_ingest
+from tests.fixtures.framesets import textured
 
 pytestmark = pytest.mark.django_db
 

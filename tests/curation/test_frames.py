@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 from django.core.management import call_command
 
-from curation.lib.framesets import darken, flat, textured
 from curation.lib.synth import story_clip
 from curation.media_store import video_frames_folder
 from curation.models import Frame, StageStatus, ThumbnailTruth, Video
 from curation.services.ingest import video_ingest
 from curation.services.pipeline import pipeline_reset, pipeline_run_inline
+from tests.fixtures.framesets import darken, flat, textured
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from curation.lib.framesets import textured
 from curation.lib.neardup import pairwise_distances
 from curation.lib.quality import frame_descriptor
 from curation.models import DuplicateGroup, Video
@@ -17,6 +16,7 @@ from curation.services.frames.duplicates import (
     video_duplicates_group,
 )
 from curation.services.ingest import video_ingest
+from tests.fixtures.framesets import textured
 
 pytestmark = pytest.mark.django_db
 

@@ -7,12 +7,12 @@ import pytest
 from django.core.checks import run_checks
 
 from curation.errors import StageError
-from curation.lib.synth_subtitles import TextSpan
 from curation.models import Frame, StageStatus, SubtitleCue, Video, VideoSubtitle
 from curation.services.ocr.engine import ocr_languages, ocr_model_dir
 from curation.services.pipeline import pipeline_reset, stage_execute
 from tests.conftest import VIDEOS
 from tests.curation.ocr_helpers import processed_clips
+from tests.fixtures.synth_subtitles import TextSpan
 
 pytestmark = [pytest.mark.django_db, pytest.mark.ocr]
 

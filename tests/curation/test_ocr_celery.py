@@ -9,12 +9,12 @@ import pytest
 from django.conf import settings
 
 from config.celery import app
-from curation.lib.synth_subtitles import TextSpan
 from curation.models import StageStatus, SubtitleCue, Video
 from curation.services.pipeline import pipeline_reset
 from curation.tasks import video_ocr_task
 from tests.conftest import ROOT
 from tests.curation.ocr_helpers import processed_clips
+from tests.fixtures.synth_subtitles import TextSpan
 from tests.processes import database_url
 
 # A queue of its own: the suite's shared worker consumes `ocr` with OCR turned off.

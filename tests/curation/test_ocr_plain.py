@@ -5,9 +5,9 @@ flat one is skipped."""
 
 import pytest
 
-from curation.lib.synth_subtitles import TextSpan, sparse_shapes
 from curation.models import Frame, Video
 from tests.curation.ocr_helpers import cue_tuples, expected, processed_clips
+from tests.fixtures.synth_subtitles import TextSpan, sparse_shapes
 
 pytestmark = [pytest.mark.django_db, pytest.mark.ocr]
 

@@ -4,11 +4,11 @@ load, flags and the ground truth are visible. Screenshot: MICROCURATE_VAR_DIR/e2
 import cv2
 import pytest
 
-from curation.lib.framesets import darken, flat, textured
 from curation.lib.synth import story_clip
 from curation.models import Frame, Video
 from curation.services.ingest import video_ingest
 from tests.e2e.test_annotation_browser import browser, screenshots  # noqa: F401
+from tests.fixtures.framesets import darken, flat, textured
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -4,9 +4,9 @@ beside the posted thumbnail. Staff only, images included."""
 import cv2
 import pytest
 
-from curation.lib.framesets import textured
 from curation.models import Frame, ThumbnailTruth, Video
 from curation.services.ingest import video_ingest
+from tests.fixtures.framesets import textured
 
 pytestmark = pytest.mark.django_db
 

@@ -110,9 +110,3 @@ def recognise(reader, image: np.ndarray, horizontal: list, free: list) -> list[B
         image, horizontal_list=horizontal, free_list=free, batch_size=max(1, len(horizontal) + len(free))
     )
     return [_to_box(points, text, confidence, width, height) for points, text, confidence in results]
-
-
-def read_naive(reader, image: np.ndarray) -> list[Box]:
-    """Plain EasyOCR on the whole frame at full size: the cost and recall baseline."""
-    height, width = image.shape[:2]
-    return [_to_box(p, t, c, width, height) for p, t, c in reader.readtext(image)]

@@ -125,20 +125,6 @@ def frames_read(frames: list[Frame], *, languages: tuple[str, ...]) -> list[Fram
     return results
 
 
-def frames_read_naive(frames: list[Frame], *, languages: tuple[str, ...]) -> list[FrameText]:
-    """Plain EasyOCR on every frame at full size (the benchmark's baseline); low-confidence text
-    is dropped the same way, so both sides are compared on the text they would keep."""
-    reader = ocr_engine.reader_get(languages)
-    results = []
-    for frame in frames:
-        image = _load(frame)
-        boxes = None if image is None else tuple(confident(ocr_engine.read_naive(reader, image)))
-        results.append(
-            FrameText(frame.index, frame.timestamp, boxes, "ocr" if image is not None else "unreadable")
-        )
-    return results
-
-
 def video_ocr(video: Video) -> dict:
     """The OCR stage's run function (see curation.services.pipeline)."""
     if not settings.MICROCURATE_OCR_ENABLED:

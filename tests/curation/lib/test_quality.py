@@ -1,6 +1,6 @@
 """Frame quality flags and near-duplicate clustering, measured on frames whose status we built.
 
-No database: curation.lib is pure numpy/cv2. The labelled set (curation.lib.framesets) is made from
+No database: curation.lib is pure numpy/cv2. The labelled set (tests.fixtures.framesets) is made from
 frames of the shared clips (/work/shared/data/videos) and seeded synthetic pictures: per clean source
 frame, three constructed near-duplicates (JPEG q30-70, a 2-4% shift, a 0.8-1.25 rescale and back),
 two Gaussian blurs (sigma 3-14, half of them JPEG re-encoded) and a darkened copy; flat frames are the
@@ -19,17 +19,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from curation.lib.framesets import (
-    CLIP_SOURCES,
-    Labelled,
-    darken,
-    decode_frames,
-    flat,
-    jpeg,
-    labelled_set,
-    rescale,
-    textured,
-)
 from curation.lib.neardup import (
     DEFAULT_NEARDUP_THRESHOLD,
     cluster_near_duplicates,
@@ -53,6 +42,17 @@ from curation.lib.quality import (
     sharpness_score,
     spread_score,
     working_frame,
+)
+from tests.fixtures.framesets import (
+    CLIP_SOURCES,
+    Labelled,
+    darken,
+    decode_frames,
+    flat,
+    jpeg,
+    labelled_set,
+    rescale,
+    textured,
 )
 
 SHARED_DATA = Path(
@@ -206,7 +206,7 @@ def test_a_tiny_frame_is_scored_without_error(shape):
 
 
 def test_the_library_does_not_import_django():
-    code = "import sys, curation.lib.quality, curation.lib.framesets; sys.exit('django' in sys.modules)"
+    code = "import sys, curation.lib.quality, tests.fixtures.framesets; sys.exit('django' in sys.modules)"
 
     assert (
         subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[3]).returncode == 0

@@ -1,6 +1,6 @@
 """Uniform means one flat colour with no content, and OCR reads every frame with structure (issue 17).
 
-Inputs that look like text-first social video, made with ffmpeg drawtext (curation.lib.synth_subtitles):
+Inputs that look like text-first social video, made with ffmpeg drawtext (tests.fixtures.synth_subtitles):
 a portrait clip of sparse bright shapes on a dark background with a large burned-in subtitle (the
 clip that lost its subtitles and candidates), white text on black, text on a plain colour.
 No database.
@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from curation.lib.framesets import flat, textured
 from curation.lib.quality import (
     FrameScores,
     analyse_frame,
@@ -21,7 +20,8 @@ from curation.lib.quality import (
     pick_candidates,
     structure_score,
 )
-from curation.lib.synth_subtitles import TextSpan, sparse_shapes, subtitled_clip
+from tests.fixtures.framesets import flat, textured
+from tests.fixtures.synth_subtitles import TextSpan, sparse_shapes, subtitled_clip
 
 SUBTITLES = [TextSpan(0, 2, "Keep believing"), TextSpan(2, 4, "Never give up")]
 
