@@ -35,7 +35,6 @@ from ml.aggregate import (
     AggregationError,
     Answers,
     dawid_skene,
-    encode_answers,
     majority_vote,
     negative_class,
 )
@@ -184,16 +183,20 @@ def verdicts_decide(
 
 
 def topic_verdict(choices: Sequence[str], *, required: int = 1, gold: str = "") -> tuple[str, float | None]:
-    """One task's verdict by USV's rule, computed as for a batch of one, and the share of its
-    modal answer (None while pending)."""
+    """One task's verdict by USV's rule (`_usv`, as for a batch), and the share of its modal answer
+    (None while pending). Counted here rather than through `verdicts_decide`: it runs on every
+    answer the API takes, where building a batch of one cost 0.7 ms of a ~6 ms cycle."""
     if not choices:
         return PENDING, None
-    items = ["task"] * len(choices)
-    answers = encode_answers(
-        items, list(range(len(choices))), list(choices), {"task": gold} if gold else None
-    )
-    verdict = TOPIC_VERDICTS[int(verdicts_decide(answers, "usv", required=required).code[0])]
-    return verdict, None if verdict == PENDING else max(Counter(choices).values()) / len(choices)
+    counts = Counter(choices)
+    if gold:
+        verdict = TOPIC_VERDICTS[_OUTCOME_OF_ANSWER[gold]]
+    elif len(choices) < required:
+        return PENDING, None
+    else:
+        yes, no, unsure = (np.array([counts[answer]]) for answer in TOPIC_ANSWERS)
+        verdict = TOPIC_VERDICTS[int(_usv(yes, no, unsure)[0][0])]
+    return verdict, max(counts.values()) / len(choices)
 
 
 def thumbnail_verdict(

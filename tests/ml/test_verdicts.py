@@ -118,3 +118,19 @@ def test_bad_requests_are_refused_with_a_reason():
     with pytest.raises(AggregationError, match="which of"):
         verdicts_decide(two, "usv")
     assert verdicts_decide(two, "usv", negative="dog").method == "usv"
+
+
+def test_a_single_tasks_verdict_is_the_batch_rules_verdict_for_every_answer_pattern():
+    from itertools import product
+
+    from ml.aggregate import encode_answers
+    from ml.verdicts import TOPIC_VERDICTS, topic_verdict, verdicts_decide
+
+    for n in range(1, 5):
+        for choices in product(("yes", "no", "unsure"), repeat=n):
+            for required, gold in ((2, ""), (1, ""), (3, "no"), (2, "yes")):
+                answers = encode_answers(
+                    ["t"] * n, list(range(n)), list(choices), {"t": gold} if gold else None
+                )
+                batch = TOPIC_VERDICTS[int(verdicts_decide(answers, "usv", required=required).code[0])]
+                assert topic_verdict(list(choices), required=required, gold=gold)[0] == batch, (choices, gold)
