@@ -7,16 +7,13 @@ within this run are reported. Per-row problems are collected, the good rows are 
 
 import itertools
 import logging
-import multiprocessing
-import os
-import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from curation.errors import ManifestError
@@ -27,7 +24,8 @@ from curation.models import (
     Video,
 )
 from curation.services.ingest.manifests import RowError, manifest_rows
-from curation.services.ingest.rows import RowReader, RowRejected
+from curation.services.ingest.parsing import ChildParser, chunks_read
+from curation.services.ingest.rows import RowReader
 from curation.services.pipeline import pipeline_start
 from curation.sql.ingest import (
     DirectStore,
@@ -261,12 +259,12 @@ def video_ingest(
     """Read a manifest (JSONL, CSV or folder) into `dataset`. Raises ManifestError when the
     manifest as a whole is unusable; row problems are returned in the summary. Relative paths
     start at `base_dir` (default: the manifest's folder). `parse_in_child`: read the manifest in a
-    forked process while this one stores (see _ChildParser); for single-threaded callers such as
+    forked process while this one stores (see ChildParser); for single-threaded callers such as
     the ingest command, not for a web server's threads."""
     if pipeline not in ("queue", "inline", "none"):
         raise ManifestError(f"unknown pipeline mode {pipeline!r}; use queue, inline or none")
     path = Path(path)
-    reporting = [progress]  # the parsing process reports through its own (see _ChildParser)
+    reporting = [progress]  # the parsing process reports through its own (see ChildParser)
     rows = manifest_rows(path, (lambda n: reporting[0](n)) if progress else None)
     # Reading the first row checks the header: a wrong one fails before anything is stored.
     first = next(rows, None)
@@ -277,10 +275,10 @@ def video_ingest(
     writer = _BatchWriter(dataset, run, summary, pipeline, on_error)
     flusher = _Flusher(writer, summary, pipeline)
     parser = None
-    if parse_in_child and flusher.pool is not None and _ChildParser.usable(dataset):
-        parser = _ChildParser(rows, reader, batch_size, reporting)
+    if parse_in_child and flusher.pool is not None and ChildParser.usable(dataset):
+        parser = ChildParser(rows, reader, batch_size, reporting)
     try:
-        chunks = parser.chunks() if parser else _chunks(rows, reader, batch_size)
+        chunks = parser.chunks() if parser else chunks_read(rows, reader, batch_size)
         for read, errors, drafts, lines, done in chunks:
             summary.rows_read += read
             for error in errors:
@@ -301,108 +299,6 @@ def video_ingest(
         flusher.close()
     _finish(run, summary, IngestRun.Status.DONE)
     return summary
-
-
-# A chunk of a manifest: rows read, their problems, the drafts of the good ones, their COPY lines
-# (None: made by the writer side) and the manifest bytes read (0: reported as they were read).
-Chunk = tuple[int, list[RowError], list[Draft], dict[int, str] | None, int]
-
-
-def _chunks(rows, reader: RowReader, batch_size: int) -> Iterator[Chunk]:
-    read, errors, batch = 0, [], []
-    try:
-        for number, record in rows:
-            read += 1
-            if isinstance(record, RowError):
-                errors.append(record)
-            else:
-                try:
-                    batch.append(reader.read(number, record))
-                except RowRejected as exc:
-                    item = str(record.get("id") or record.get("video") or "")[:80]
-                    errors.append(RowError(number, exc.field, exc.reason, item))
-            if len(batch) >= batch_size:
-                yield read, errors, batch, None, 0
-                read, errors, batch = 0, [], []
-    except Exception:
-        # The manifest failed midway: the rows read so far and their problems are still reported
-        # (the good rows of this unfinished batch are not stored, as a failed batch never is).
-        yield read, errors, [], None, 0
-        raise
-    yield read, errors, batch, None, 0
-
-
-_INHERITED: list = []  # in the parsing process: the parent's database connections, left untouched
-
-
-class _ChildParser:
-    """Reads and checks the manifest in a forked process while this one stores what it sent.
-
-    Parsing is Python (≈ 70 % of an ingest's CPU) and so is the writer: in one process they share
-    the GIL, and the parser was the critical path (bench/README.md). The child inherits the open
-    manifest and the reader (os.fork; not multiprocessing, whose after-fork hooks let libraries
-    such as kombu talk over the connections the parent holds) and never uses the database
-    connections it inherited. Datasets that create topics while reading (open-world) parse in
-    this process. A pipe carries the chunks; when it is full the child waits, so it runs at most
-    a few batches ahead."""
-
-    @staticmethod
-    def usable(dataset: Dataset) -> bool:
-        return not dataset.open_world_topics and hasattr(os, "fork")
-
-    def __init__(self, rows, reader: RowReader, batch_size: int, reporting: list):
-        self.inbox, outbox = multiprocessing.Pipe(duplex=False)
-        self.pid = os.fork()
-        if self.pid == 0:  # the child: parse, send, and leave without any clean-up of the parent's
-            code = 1
-            try:
-                self.inbox.close()
-                self._run(outbox, rows, reader, batch_size, reporting)
-                code = 0
-            finally:
-                os._exit(code)
-        outbox.close()
-
-    @staticmethod
-    def _run(outbox, rows, reader: RowReader, batch_size: int, reporting: list) -> None:
-        # The parent's database sessions stay the parent's: were the child to query by mistake, it
-        # opens its own. The inherited ones are kept referenced, not freed (freeing one sends the
-        # server a Terminate on the parent's socket); os._exit at the end frees nothing.
-        for alias in connections.all(initialized_only=True):
-            _INHERITED.append(alias.connection)
-            alias.connection = None
-        done = [0]
-        reporting[0] = lambda n: done.__setitem__(0, done[0] + n)
-        try:
-            for read, errors, batch, _, _ in _chunks(rows, reader, batch_size):
-                lines = {d.row: copy_line(d) for d in batch}
-                outbox.send(("chunk", (read, errors, batch, lines, done[0])))
-                done[0] = 0
-            outbox.send(("end", None))
-        except BaseException as exc:  # noqa: BLE001 (every failure goes to the parent)
-            error = exc if isinstance(exc, ManifestError) else ManifestError(f"reading the manifest: {exc!r}")
-            outbox.send(("error", error))
-
-    def chunks(self) -> Iterator[Chunk]:
-        while True:
-            try:
-                kind, payload = self.inbox.recv()
-            except EOFError:
-                raise ManifestError("the process reading the manifest ended unexpectedly") from None
-            if kind == "end":
-                return
-            if kind == "error":
-                raise payload
-            yield payload
-
-    def stop(self) -> None:
-        """End the child (at once if it is still reading: this run failed) and reap it."""
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        os.waitpid(self.pid, 0)
-        self.inbox.close()
 
 
 def _finish(run: IngestRun, summary: IngestSummary, status: str, error: str = "") -> None:
