@@ -1,6 +1,8 @@
 """Videos made directly (bulk) for the verdict, noise and import tests."""
 
-from curation.models import Dataset, Topic, Video
+import pytest
+
+from curation.models import Dataset, ExternalAnswer, Topic, Video
 
 
 def make_videos(
@@ -22,3 +24,18 @@ def make_videos(
     ]
     Video.objects.bulk_create(videos, batch_size=2000)
     return list(Video.objects.filter(dataset=dataset, external_id__startswith=prefix).order_by("id"))
+
+
+def stored() -> list[tuple[str, str, str]]:
+    """The imported answers, as (video, worker, label)."""
+    return sorted(ExternalAnswer.objects.values_list("video__external_id", "worker", "label"))
+
+
+@pytest.fixture(name="earlier")
+def earlier_fixture(dataset):
+    """Three videos and one answer an earlier import stored, which no later import may touch."""
+    videos = make_videos(dataset, 3)
+    ExternalAnswer.objects.create(
+        dataset=dataset, video=videos[2], worker="old", label="no", source="old.csv"
+    )
+    return dataset

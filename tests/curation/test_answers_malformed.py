@@ -7,8 +7,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from curation.models import ExternalAnswer
-from tests.curation.labels_helpers import make_videos
+from tests.curation.labels_helpers import earlier_fixture, make_videos, stored  # noqa: F401 (a fixture)
 
 BIG = b"x" * (128 * 1024 + 1)  # one character over csv's default field limit
 
@@ -23,20 +22,6 @@ def aggregate_file(path, out, *args) -> str:
     stdout = StringIO()
     call_command("aggregate_file", str(path), "--out", str(out), "--method", "mv", *args, stdout=stdout)
     return stdout.getvalue()
-
-
-def stored():
-    return sorted(ExternalAnswer.objects.values_list("video__external_id", "worker", "label"))
-
-
-@pytest.fixture(name="earlier")
-def earlier_fixture(dataset):
-    """Three videos and one answer an earlier import stored, which nothing here may touch."""
-    videos = make_videos(dataset, 3)
-    ExternalAnswer.objects.create(
-        dataset=dataset, video=videos[2], worker="old", label="no", source="old.csv"
-    )
-    return dataset
 
 
 @pytest.mark.django_db

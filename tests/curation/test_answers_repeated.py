@@ -17,7 +17,7 @@ from django.core.management import CommandError, call_command
 
 from curation.models import ExternalAnswer, Video
 from ml.aggregate import dawid_skene, encode_answers, majority_vote
-from tests.curation.labels_helpers import make_videos
+from tests.curation.labels_helpers import earlier_fixture, make_videos, stored  # noqa: F401 (a fixture)
 from tests.curation.test_aggregate_file import write_answers
 from tests.ml.crowd_data import dataset
 
@@ -134,10 +134,6 @@ def test_aggregate_file_counts_every_repeated_answer_as_crowd_kit_does(tmp_path)
     assert abs(accuracy - (theirs == pd.Series(gold)[theirs.index]).mean()) <= 0.005
 
 
-def stored():
-    return sorted(ExternalAnswer.objects.values_list("video__external_id", "worker", "label"))
-
-
 def import_answers(dataset, path, *args) -> str:
     out, err = StringIO(), StringIO()
     call_command("import_answers", "--dataset", dataset.slug, *args, str(path), stdout=out, stderr=err)
@@ -153,15 +149,6 @@ IMPORT = (
     b"v2,w1,Y\n"  # 6: the same answer again
     b"v1,w1,no\n"  # 7
 )
-
-
-@pytest.fixture(name="earlier")
-def earlier_fixture(dataset):
-    videos = make_videos(dataset, 3)
-    ExternalAnswer.objects.create(
-        dataset=dataset, video=videos[2], worker="old", label="no", source="old.csv"
-    )
-    return dataset
 
 
 @pytest.mark.django_db
