@@ -27,7 +27,7 @@ from annotator.errors import (
     TooManyLeases,
     WorkerPaused,
 )
-from curation.errors import CurationError, DatasetNotFound
+from curation.errors import CurationError, DatasetNotFound, ModelNotFound
 from curation.services.exports import ExportFileNotFound
 from curation.services.splits import SplitNotFound
 
@@ -37,6 +37,7 @@ STATUS: dict[type[Exception], int] = {
     CurationError: 400,
     DatasetNotFound: 404,
     SplitNotFound: 404,
+    ModelNotFound: 404,
     ExportFileNotFound: 404,
     AnnotationError: 400,
     # The assignment does not exist or is leased to someone else: both look the same.

@@ -190,6 +190,18 @@ MICROCURATE_TORCH_THREADS = env_int("MICROCURATE_TORCH_THREADS", 1)
 MICROCURATE_OCR_MODEL_DIR = env_str("MICROCURATE_OCR_MODEL_DIR", "")
 # Off: the OCR stage marks videos skipped (the test suite turns it on only for the OCR tests).
 MICROCURATE_OCR_ENABLED = env_str("MICROCURATE_OCR_ENABLED", "1").lower() not in ("0", "false", "no", "off")
+# Off: the baseline models' stages (audio, features, score) mark videos skipped, as OCR does (the
+# test suite turns them on only for the tests marked `models`).
+MICROCURATE_MODELS_ENABLED = env_str("MICROCURATE_MODELS_ENABLED", "1").lower() not in (
+    "0",
+    "false",
+    "no",
+    "off",
+)
+# Audio read per video for its log-mel features (micro-videos are 6-60 s; a long file is cut here).
+MICROCURATE_AUDIO_MAX_SECONDS = env_int("MICROCURATE_AUDIO_MAX_SECONDS", 120)
+# A training (ml queue) past this many seconds fails; a run left RUNNING longer lost its worker.
+MICROCURATE_TRAIN_TIME_LIMIT = env_int("MICROCURATE_TRAIN_TIME_LIMIT", 3600)
 # Answers one crowdworker may submit (DRF throttle on the submit endpoint).
 MICROCURATE_SUBMIT_RATE = env_str("MICROCURATE_SUBMIT_RATE", "120/min")
 # The cache keeps DRF's throttle counts. Unset: each server process counts alone (a worker may
@@ -260,7 +272,15 @@ SPECTACULAR_SETTINGS = {
 # queues it again, and fails it with the reason once it has been lost MICROCURATE_STAGE_MAX_RUNS times.
 MICROCURATE_STAGE_TIME_LIMITS = {
     stage: env_int(f"MICROCURATE_{stage.upper()}_TIME_LIMIT", default)
-    for stage, default in (("probe", 300), ("frames", 600), ("proxy", 900), ("ocr", 1200))
+    for stage, default in (
+        ("probe", 300),
+        ("audio", 300),
+        ("frames", 600),
+        ("proxy", 900),
+        ("ocr", 1200),
+        ("features", 600),
+        ("score", 300),
+    )  # fmt: skip
 }
 MICROCURATE_STAGE_KILL_GRACE = env_int("MICROCURATE_STAGE_KILL_GRACE", 30)
 MICROCURATE_STAGE_STALE_MARGIN = env_int("MICROCURATE_STAGE_STALE_MARGIN", 60)
@@ -306,6 +326,11 @@ CELERY_TASK_ROUTES = {
     "curation.tasks.video_frames_task": {"queue": "media"},
     "curation.tasks.video_proxy_task": {"queue": "media"},
     "curation.tasks.video_ocr_task": {"queue": "ocr"},
+    "curation.tasks.video_audio_task": {"queue": "media"},
+    "curation.tasks.video_features_task": {"queue": "ml"},
+    "curation.tasks.video_score_task": {"queue": "ml"},
+    "curation.tasks.model_run_train_task": {"queue": "ml"},
+    "curation.tasks.dataset_score_task": {"queue": "ml"},
     "curation.tasks.export_run_task": {"queue": "ml"},
     "curation.tasks.pipeline_sweep_task": {"queue": "media"},
 }

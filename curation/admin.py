@@ -164,4 +164,4 @@ class VideoAdmin(admin.ModelAdmin):
 
 
 # Each sub-domain registers its own models.
-from curation import admin_exports, admin_labels, admin_splits  # noqa: E402, F401
+from curation import admin_exports, admin_labels, admin_models, admin_splits  # noqa: E402, F401

@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.urls import path
 
 from curation.admin_exports import split_export_action
+from curation.admin_models import split_train_action
 from curation.errors import CurationError
 from curation.models import Dataset, Split, SplitMember
 from curation.services.splits import ratios_parse, split_compare, split_diff_text, split_freeze, split_make
@@ -33,7 +34,7 @@ class SplitAdmin(admin.ModelAdmin):
     list_display = ["name", "dataset", "subset_sizes", "verdict_method", "seed", "frozen_at", "created_at"]
     list_filter = ["dataset", ("frozen_at", admin.EmptyFieldListFilter)]
     readonly_fields = [f.name for f in Split._meta.fields]
-    actions = ["freeze", "compare", split_export_action]
+    actions = ["freeze", "compare", split_export_action, split_train_action]
 
     @admin.display(description="sizes")
     def subset_sizes(self, obj: Split) -> str:

@@ -73,3 +73,22 @@ def visibility_timeout_exceeds_time_limits(app_configs=None, **kwargs) -> list[E
             id="curation.E004",
         )
     ]
+
+
+@register(CHECK_TAG)
+def model_files_valid(app_configs=None, **kwargs) -> list[Error]:
+    """The ml queue's offline models (all-MiniLM-L6-v2, EfficientNet-Lite0): present, and the
+    files their packages shipped (checksums), so a worker never scores with a corrupt download."""
+    if not settings.MICROCURATE_MODELS_ENABLED:
+        return []
+    from ml.weights import model_files_problems
+
+    return [
+        Error(
+            problem,
+            hint="pip install -r requirements.txt again, or set MICROCURATE_MODELS_ENABLED=0 to skip the "
+            "model stages.",
+            id="curation.E005",
+        )
+        for problem in model_files_problems()
+    ]

@@ -31,3 +31,11 @@ class StageSkipped(CurationError):
 
 class TransientStageError(CurationError):
     """A pipeline stage failed for a reason that may pass (network, locked file): retry."""
+
+
+class TrainingRefused(CurationError):
+    """A training that must not start (unfrozen split, unknown modality, one already running)."""
+
+
+class ModelNotFound(CurationError):
+    pass

@@ -2,11 +2,12 @@
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 
 import config.celery  # noqa: F401 (the app these tasks are sent through and run by)
 from curation.errors import TransientStageError
 from curation.models import StageStatus
-from curation.services import exports, pipeline
+from curation.services import exports, modelling, pipeline
 from curation.services.pipeline import recovery as pipeline_recovery
 
 MAX_RETRIES = 3
@@ -54,6 +55,11 @@ def video_probe_task(self, video_id: int) -> str:
     return _run_stage(self, video_id, "probe")
 
 
+@shared_task(**_stage_options("audio"))
+def video_audio_task(self, video_id: int) -> str:
+    return _run_stage(self, video_id, "audio")
+
+
 @shared_task(**_stage_options("frames"))
 def video_frames_task(self, video_id: int) -> str:
     return _run_stage(self, video_id, "frames")
@@ -69,6 +75,16 @@ def video_ocr_task(self, video_id: int) -> str:
     return _run_stage(self, video_id, "ocr")
 
 
+@shared_task(**_stage_options("features"))
+def video_features_task(self, video_id: int) -> str:
+    return _run_stage(self, video_id, "features")
+
+
+@shared_task(**_stage_options("score"))
+def video_score_task(self, video_id: int) -> str:
+    return _run_stage(self, video_id, "score")
+
+
 # Sent by Celery beat (CELERY_BEAT_SCHEDULE). Not acks_late: a sweep lost with its worker is
 # simply the next one.
 @shared_task
@@ -81,3 +97,18 @@ def pipeline_sweep_task() -> dict:
 @shared_task
 def export_run_task(job_id: int) -> str:
     return exports.export_run(job_id=job_id).status
+
+
+# No acks_late: training runs for minutes and is not idempotent; a run lost with its worker stays
+# RUNNING until model_run_recover marks it failed (its heartbeat goes stale).
+@shared_task(
+    soft_time_limit=settings.MICROCURATE_TRAIN_TIME_LIMIT,
+    time_limit=settings.MICROCURATE_TRAIN_TIME_LIMIT + settings.MICROCURATE_STAGE_KILL_GRACE,
+)
+def model_run_train_task(run_id: int) -> str:
+    return modelling.model_run_train(run_id=run_id).status
+
+
+@shared_task
+def dataset_score_task(dataset_id: int, run_id: int | None = None) -> int:
+    return modelling.dataset_score(dataset_id=dataset_id, run_id=run_id).scored

@@ -1,9 +1,9 @@
 """Curation's REST API, mounted under /api/v1/ (config/urls.py): datasets, ingest, videos,
-labels, splits and exports."""
+labels, splits, exports and the baseline models."""
 
 from django.urls import path, re_path
 
-from curation import api, api_exports, api_labels, api_splits
+from curation import api, api_exports, api_labels, api_models, api_splits
 
 app_name = "curation"
 urlpatterns = [
@@ -36,6 +36,10 @@ urlpatterns = [
     ),
     # Exports.
     path("datasets/<slug:slug>/exports/", api_exports.ExportCreate.as_view(), name="export-create"),
+    path("datasets/<slug:slug>/model-runs/", api_models.ModelRunListCreate.as_view(), name="model-run-list"),
+    path("model-runs/<int:pk>/", api_models.ModelRunDetail.as_view(), name="model-run-detail"),
+    path("datasets/<slug:slug>/scores/", api_models.DatasetScore.as_view(), name="dataset-score"),
+    path("videos/<int:pk>/scores/", api_models.VideoScores.as_view(), name="video-scores"),
     path("exports/<int:pk>/", api_exports.ExportDetail.as_view(), name="export-detail"),
     path("exports/<int:pk>/files/<path:name>", api_exports.ExportFile.as_view(), name="export-file"),
 ]

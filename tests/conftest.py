@@ -120,6 +120,13 @@ def _ocr_only_where_marked(request, settings):
     settings.MICROCURATE_OCR_ENABLED = request.node.get_closest_marker("ocr") is not None
 
 
+@pytest.fixture(autouse=True)
+def _models_only_where_marked(request, settings):
+    """The model stages (audio, features, score: torch and two networks) run only in tests marked
+    `models`; elsewhere they are skipped, as OCR is."""
+    settings.MICROCURATE_MODELS_ENABLED = request.node.get_closest_marker("models") is not None
+
+
 @pytest.fixture(scope="session")
 def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     """A real `celery worker` process on the real broker, reading the test database."""
@@ -134,6 +141,7 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     # EasyOCR costs seconds a frame: this worker skips the OCR stage (tests/curation/test_ocr_celery.py
     # runs its own OCR worker).
     env["MICROCURATE_OCR_ENABLED"] = "0"
+    env["MICROCURATE_MODELS_ENABLED"] = "0"
     log = tmp_path_factory.mktemp("worker") / "worker.log"
     with open(log, "w") as out:
         process = subprocess.Popen(

@@ -1,5 +1,6 @@
 """The curation app's models, split by sub-domain: media (datasets, videos, frames, subtitles),
-labels (answers, verdicts, noise estimates) and releases (splits, exports)."""
+labels (answers, verdicts, noise estimates), releases (splits, exports) and modelling
+(features, model runs, scores)."""
 
 from curation.models.labels import (
     AggregationMethod,
@@ -25,11 +26,13 @@ from curation.models.media import (
     Video,
     VideoSubtitle,
 )
+from curation.models.modelling import FEATURE_DIMS, FeatureKind, ModelRun, VideoFeature, VideoScore
 from curation.models.pipeline import StageClaim
 from curation.models.releases import ExportFormat, ExportJob, Split, SplitMember
 
 __all__ = [
     "EXTERNAL_ID_MAX_LENGTH",
+    "FEATURE_DIMS",
     "SOURCE_MAX_LENGTH",
     "TITLE_MAX_LENGTH",
     "AggregationMethod",
@@ -39,8 +42,10 @@ __all__ = [
     "ExportFormat",
     "ExportJob",
     "ExternalAnswer",
+    "FeatureKind",
     "Frame",
     "IngestRun",
+    "ModelRun",
     "NoiseEstimate",
     "Publisher",
     "Split",
@@ -52,6 +57,8 @@ __all__ = [
     "Topic",
     "VerdictLabel",
     "Video",
+    "VideoFeature",
+    "VideoScore",
     "VideoSubtitle",
     "VideoVerdict",
 ]

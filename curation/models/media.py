@@ -188,6 +188,11 @@ class Video(models.Model):
     proxy_status = models.CharField(max_length=10, choices=StageStatus, default=StageStatus.PENDING)
     # No index of its own (each one is paid by every ingested row).
     ocr_status = models.CharField(max_length=10, choices=StageStatus, default=StageStatus.PENDING)
+    # The baseline models' stages (issue 15): audio features (media queue, after probe), text and
+    # frame features, then scores (ml queue, last).
+    audio_status = models.CharField(max_length=10, choices=StageStatus, default=StageStatus.PENDING)
+    features_status = models.CharField(max_length=10, choices=StageStatus, default=StageStatus.PENDING)
+    score_status = models.CharField(max_length=10, choices=StageStatus, default=StageStatus.PENDING)
     proxy_path = models.CharField(
         max_length=SOURCE_MAX_LENGTH,
         blank=True,

@@ -3,7 +3,7 @@ frames as JSON lines.
 
 One statement per chunk of videos, keyset-paginated by video id (`id > last ORDER BY id LIMIT n`),
 joins the video with its topic, publisher, split membership, verdict, subtitle, cues, frames
-summary and thumbnail ground truth. Each chunk is its own short statement, so memory stays
+summary, thumbnail ground truth and model scores. Each chunk is its own short statement, so memory stays
 constant and no transaction is held open for the length of an export.
 """
 
@@ -19,6 +19,7 @@ from curation.models import (
     ThumbnailTruth,
     Topic,
     Video,
+    VideoScore,
     VideoSubtitle,
     VideoVerdict,
 )
@@ -37,6 +38,7 @@ VIDEO_COLUMNS = (
     "vv.label", "vv.confidence", "vv.answers_used", "vv.answers", "vv.disputed",
     "s.video_id", "s.text", "s.reason", "cues.cues", "fr.frame_count", "fr.candidates",
     "tt.video_id", "tt.index", "tt.timestamp", "tt.similarity", "tt.needs_check", "tt.reason",
+    "sc.scores",
 )  # fmt: skip
 
 _VIDEO = Video._meta.db_table
@@ -76,6 +78,15 @@ LEFT JOIN LATERAL (
            array_agg(f.index ORDER BY f.index) FILTER (WHERE f.is_candidate) AS candidates
     FROM {_FRAME} f WHERE f.video_id = v.id
 ) fr ON true
+LEFT JOIN LATERAL (
+    SELECT json_agg(json_build_object(
+        'model', sc.model_version, 'weak_topic_probability', sc.weak_topic_probability,
+        'top_topics', sc.top_topics, 'branches', sc.branches,
+        'thumbnail_scores', sc.thumbnail_scores, 'thumbnail_frame', sf.index
+    ) ORDER BY sc.model_run_id NULLS FIRST, sc.model_version)::text AS scores
+    FROM {VideoScore._meta.db_table} sc LEFT JOIN {_FRAME} sf ON sf.id = sc.thumbnail_frame_id
+    WHERE sc.video_id = v.id
+) sc ON true
 ORDER BY k.id
 """
 # A split's exported members: verified noise that the split kept out of val/test has a blank subset.

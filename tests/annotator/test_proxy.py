@@ -28,7 +28,8 @@ def moov_before_mdat(path: Path) -> bool:
 
 
 def test_the_proxy_stage_runs_after_probe_and_frames():
-    assert [stage.name for stage in STAGES][:3] == ["probe", "frames", "proxy"]
+    names = [stage.name for stage in STAGES]
+    assert names.index("probe") < names.index("frames") < names.index("proxy")
 
 
 @pytest.mark.parametrize(

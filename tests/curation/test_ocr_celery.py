@@ -38,7 +38,9 @@ def clip(django_db_setup, django_db_blocker, tmp_path_factory):
 def ocr_worker(clip, tmp_path_factory):
     if not settings.CELERY_BROKER_URL.startswith("redis://"):
         pytest.fail("integration tests need CELERY_BROKER_URL=redis://… (make test sets it)")
-    env = dict(os.environ, MICROCURATE_OCR_ENABLED="1", MEDIA_ROOT=str(clip[0]))
+    env = dict(
+        os.environ, MICROCURATE_OCR_ENABLED="1", MICROCURATE_MODELS_ENABLED="0", MEDIA_ROOT=str(clip[0])
+    )
     env["DATABASE_URL"] = database_url()
     log = tmp_path_factory.mktemp("ocr-worker") / "worker.log"
     with open(log, "w") as out:

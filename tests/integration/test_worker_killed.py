@@ -20,6 +20,7 @@ from curation.media_store import video_frames_folder
 from curation.models import Frame, StageClaim, StageStatus, Video
 from curation.services.datasets import dataset_create
 from curation.services.ingest import video_ingest
+from curation.services.pipeline import STAGES
 from tests.conftest import ROOT
 from tests.processes import database_url
 
@@ -45,6 +46,7 @@ class Workers:
             "MEDIA_ROOT": str(media),
             "MICROCURATE_FFMPEG": str(slow_ffmpeg),
             "MICROCURATE_OCR_ENABLED": "0",
+            "MICROCURATE_MODELS_ENABLED": "0",
             "CELERY_BROKER_KEY_PREFIX": self.prefix,
             **env,
         }
@@ -176,7 +178,7 @@ def test_a_pool_child_killed_mid_frames_is_redelivered_and_the_pipeline_ends_don
 def test_a_whole_worker_killed_mid_proxy_is_taken_over_by_the_next_worker(workers, clips_dataset, media_dir):
     # Short limits, so a run is stale (hard limit 7 s + 2 s) and the sweeper (every second) acts
     # within the test; the visibility timeout stays above the hard limit, as the check demands.
-    limits = {f"MICROCURATE_{stage}_TIME_LIMIT": "6" for stage in ("PROBE", "FRAMES", "PROXY", "OCR")}
+    limits = {f"MICROCURATE_{stage.name.upper()}_TIME_LIMIT": "6" for stage in STAGES}
     group = workers(
         **limits,
         MICROCURATE_STAGE_KILL_GRACE="1",

@@ -59,7 +59,7 @@ def _row(record: tuple, method: str | None) -> ExportRow:
         probe_status, frames_status, ocr_status, error, duplicate_group,
         label, confidence, answers_used, answers, disputed,
         subtitle_id, subtitle_text, subtitle_reason, cues, frame_count, candidates,
-        truth_id, truth_index, truth_timestamp, similarity, needs_check, truth_reason,
+        truth_id, truth_index, truth_timestamp, similarity, needs_check, truth_reason, scores,
     ) = record[15 + len(PROBE_FIELDS) :]  # fmt: skip
     data = {
         "id": external_id,
@@ -106,7 +106,7 @@ def _row(record: tuple, method: str | None) -> ExportRow:
             "reason": subtitle_reason or None,
             "cues": [{"start": start, "end": end, "text": text} for start, end, text in _json(cues) or []],
         },
-        # Model scores come with the models (a later issue); the field is there so readers can rely on it.
-        "scores": None,
+        # One entry per model version (zero-shot first, then ModelRuns in training order).
+        "scores": _json(scores),
     }
     return ExportRow(video_id, external_id, subset, source_kind, local_path, proxy_path, data)

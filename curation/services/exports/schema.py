@@ -84,7 +84,9 @@ FIELDS = (
         )),
         "OCR subtitles (null: not read)",
     ),
-    ("scores", "json", "model scores (null until models have scored the video)"),
+    ("scores", "json", "model scores, one object per model version: model, weak_topic_probability, "
+     "top_topics [{topic, name, score}], branches {used, missing}, thumbnail_scores {candidate index: "
+     "score}, thumbnail_frame (null until a model scored the video)"),
 )  # fmt: skip
 
 _ARROW = {"text": "string", "int": "int32", "bigint": "int64", "float": "float64", "bool": "bool_"}

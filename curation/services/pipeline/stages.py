@@ -57,6 +57,8 @@ STAGES: tuple[Stage, ...] = (
         "curation.services.probe.video_probe",
         "curation.services.probe.video_probe_orphans_remove",
     ),
+    # Audio features (log-mel statistics) right after probe: ffmpeg reads the audio track once.
+    Stage("audio", "audio_status", "video_audio_task", "curation.services.modelling.video_audio_features"),
     Stage(
         "frames",
         "frames_status",
@@ -74,6 +76,10 @@ STAGES: tuple[Stage, ...] = (
     ),
     # Last: the most expensive stage, on its own queue (issue 4).
     Stage("ocr", "ocr_status", "video_ocr_task", "curation.services.ocr.video_ocr"),
+    # The `ml` queue: text (title, subtitle) and frame embeddings, then the scores of the models
+    # the dataset has (zero-shot before any training, the latest ModelRun after).
+    Stage("features", "features_status", "video_features_task", "curation.services.modelling.video_features"),
+    Stage("score", "score_status", "video_score_task", "curation.services.modelling.video_score"),
 )
 _BY_NAME = {stage.name: stage for stage in STAGES}
 
