@@ -1,6 +1,6 @@
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 
-from curation.models import Dataset, StageStatus, Video
+from curation.models import Dataset, StageStatus, Video, VideoFeature, VideoScore
 
 
 def dataset_list() -> QuerySet[Dataset]:
@@ -58,12 +58,22 @@ def video_filmstrip(*, video_id: int) -> dict | None:
             .only("id", "external_id")
             .order_by("id")
         )
+    scores = VideoScore.objects.filter(video=video).select_related("thumbnail_frame")
+    scores = list(scores.order_by(F("model_run_id").asc(nulls_first=True), "id"))
+    # The newest model's thumbnail score of each candidate, shown on its frame.
+    thumbnail = scores[-1].thumbnail_scores if scores else {}
+    for frame in frames:
+        frame.thumbnail_score = thumbnail.get(str(frame.index))
     return {
         "video": video,
         "frames": frames,
         "truth": getattr(video, "thumbnail_truth", None),
         "candidates": sum(f.is_candidate for f in frames),
         "twins": twins,
+        "scores": scores,
+        "missing_features": dict(
+            VideoFeature.objects.filter(video=video, vector__isnull=True).values_list("kind", "reason")
+        ),
     }
 
 

@@ -7,6 +7,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.urls import reverse
 
 from curation.checks import model_files_valid
 from curation.models import ModelRun, StageStatus, Video, VideoFeature, VideoScore
@@ -46,7 +47,7 @@ def odd_videos(dataset, make_clip, write_manifest, shared_videos, settings):
     return videos
 
 
-def test_videos_missing_a_modality_get_scores_from_the_branches_they_have(odd_videos):
+def test_videos_missing_a_modality_get_scores_from_the_branches_they_have(odd_videos, client, curator):
     silent, dark = odd_videos["silent"], odd_videos["dark"]
     assert _feature(silent, "audio").vector is None
     assert _feature(silent, "audio").reason == "the video has no audio stream"
@@ -69,6 +70,15 @@ def test_videos_missing_a_modality_get_scores_from_the_branches_they_have(odd_vi
     assert score.top_topics[0]["name"] == "basketball"
     assert score.branches["missing"]["audio"] == "the video has no audio stream"
     assert not VideoScore.objects.filter(video=dark).exists()
+
+    # Staff see the scores and what was missing on the filmstrip; the REST API serves them too.
+    client.force_login(curator)
+    page = client.get(reverse("frontend:filmstrip", args=[silent.id])).content.decode()
+    assert score.model_version in page and "No audio features: the video has no audio stream" in page
+    assert "Not scored yet" in client.get(reverse("frontend:filmstrip", args=[dark.id])).content.decode()
+    body = client.get(f"/api/v1/videos/{silent.id}/scores/").json()
+    assert body[0]["top_topics"][0]["name"] == "basketball"
+    assert body[0]["model_version"] == score.model_version
 
 
 def test_training_on_an_unfrozen_split_is_refused(odd_videos, dataset):
@@ -124,3 +134,35 @@ def test_the_stored_feature_sizes_are_the_extractors():
     from ml.features.visual import VISUAL_DIM
 
     assert FEATURE_DIMS == {"audio": AUDIO_DIM, "title": TEXT_DIM, "subtitle": TEXT_DIM, "visual": VISUAL_DIM}
+
+
+def test_thumbnail_scores_are_evaluated_against_the_ground_truth_of_a_real_clip(
+    dataset, shared_videos, media_dir, write_manifest
+):
+    import subprocess
+
+    from curation.services.modelling.scoring import thumbnail_evaluate, thumbnail_scores
+
+    # The posted thumbnail: the picture at 6 s of a real clip (the benchmark's ground truth is
+    # the candidate frame nearest it).
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-i", str(shared_videos / "imageio_cockatoo.mp4"), "-ss", "6",
+         "-frames:v", "1", str(media_dir / "posted.jpg")],
+        check=True,
+    )  # fmt: skip
+    clip = str(shared_videos / "imageio_cockatoo.mp4")
+    rows = [{"id": "cockatoo", "video": clip, "thumbnail": "posted.jpg", "topic": "pet bird"}]
+    call_command(
+        "ingest", "--dataset", dataset.slug, str(write_manifest(rows)), "--pipeline", "none", "--no-progress"
+    )
+    video = Video.objects.get(dataset=dataset)
+    for stage in ("probe", "frames"):
+        assert stage_execute(video_id=video.id, stage_name=stage) == StageStatus.DONE
+    candidates = video.frames.filter(is_candidate=True).count()
+    scores, picked = thumbnail_scores([video.id])[video.id]
+    assert len(scores) == candidates >= 2 and all(0 <= s <= 1 for s in scores.values())
+    assert video.frames.get(id=picked).is_candidate
+    result = thumbnail_evaluate([video.id])
+    assert result["asbtv"]["n"] == result["random"]["n"] == 1
+    assert result["asbtv"]["value"] == float(picked == video.thumbnail_truth.frame_id)
+    assert result["random_expected"] == round(1 / candidates, 4)

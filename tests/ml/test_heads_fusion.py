@@ -103,7 +103,7 @@ def test_same_seed_same_head_and_state_round_trips():
     assert not np.array_equal(a.predict_proba(X), c.predict_proba(X))
     restored = Head.from_state(a.to_state())
     assert np.array_equal(restored.predict_proba(X), a.predict_proba(X))
-    assert all(isinstance(v, np.ndarray | int | dict) for v in a.to_state().values())
+    assert all(isinstance(v, np.ndarray | int | float | dict) for v in a.to_state().values())
 
 
 def test_head_refuses_a_training_set_without_usable_rows():
@@ -166,3 +166,17 @@ def test_fitted_weights_keep_usvs_when_the_branches_are_indistinguishable():
     # USV's 1 / 0.5 / 0.5 is 0.5 / 0.25 / 0.25; the nearest grid points keep visual at 0.5
     assert fitted["visual"] == pytest.approx(0.5)
     assert fitted["audio"] + fitted["text"] == pytest.approx(0.5)
+
+
+def test_calibration_softens_an_overconfident_head_and_keeps_its_ranking():
+    X, y = blobs(300, seed=0)
+    flipped = y.copy()
+    flipped[::4] = (flipped[::4] + 1) % 3  # held-out labels the head cannot get all right
+    head = Head.fit(X, y, n_classes=3, epochs=40, seed=0, optimizer="lbfgs", l2=0.0)
+    before = head.predict_proba(X)
+    temperature = head.calibrate(X, flipped)
+    after = head.predict_proba(X)
+    assert temperature > 1 and head.temperature == temperature
+    assert after.max(axis=1).mean() < before.max(axis=1).mean()
+    assert np.array_equal(after.argmax(axis=1), before.argmax(axis=1))
+    assert Head.from_state(head.to_state()).temperature == temperature

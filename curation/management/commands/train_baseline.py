@@ -78,6 +78,13 @@ class Command(BaseCommand):
             cells = [_value(values, subset, name) for subset, name in COLUMNS]
             lines.append(f"{name:<18} {cells[0]:>8} {cells[1]:>9} {cells[2]:>10} {cells[3]:>9}")
         lines.append(f"fusion used: {metrics.get('used')}; better on val: {metrics.get('winner')}")
+        thumbs = metrics.get("thumbnails") or {}
+        if (thumbs.get("asbtv") or {}).get("n"):
+            lines.append(
+                f"thumbnail accuracy on val+test: ASBTv-like {thumbs['asbtv']['value']:.3f}, Random "
+                f"{thumbs['random']['value']:.3f} (expected {thumbs['random_expected']:.3f}; "
+                f"{thumbs['asbtv']['n']} videos with a ground truth)"
+            )
         per_topic = metrics.get("per_topic", [])
         flagged = [t for t in per_topic if t.get("status") != "ok"]
         if flagged:

@@ -293,3 +293,39 @@ def dataset_score(
     versions = [zero_shot_version()] + ([run.version] if run else [])
     logger.info("dataset %s: %d scores stored (%s)", dataset.slug, scored, ", ".join(versions))
     return ScoreSummary(scored=scored, versions=versions)
+
+
+def thumbnail_evaluate(video_ids: list[int], *, seed: int = 0) -> dict:
+    """Thumbnail accuracy of the ASBTv-like pick and of Random against the ground truth (the
+    candidate nearest the posted thumbnail), as the thumbnail benchmark reports them (Random
+    14.09 %, ASBTv 20.92 % there), over the videos with a ground-truth candidate."""
+    from curation.models import ThumbnailTruth
+    from ml.metrics import thumbnail_accuracy
+    from ml.thumbnails import pick, random_scores
+
+    truths = dict(
+        ThumbnailTruth.objects.filter(video_id__in=video_ids, frame__is_candidate=True).values_list(
+            "video_id", "frame_id"
+        )
+    )
+    scored = thumbnail_scores(list(truths))
+    candidates: dict[int, list[int]] = {}
+    for video_id, frame_id in (
+        Frame.objects.filter(video_id__in=list(truths), is_candidate=True)
+        .order_by("video_id", "index")
+        .values_list("video_id", "id")
+    ):
+        candidates.setdefault(video_id, []).append(frame_id)
+    ids = [v for v in truths if v in scored]
+    truth = np.array([truths[v] for v in ids])
+    model = np.array([scored[v][1] for v in ids])
+    rng = np.random.default_rng(seed)
+    randomly = np.array(
+        [candidates[v][pick(random_scores(len(candidates[v]), seed=int(rng.integers(1 << 31))))] for v in ids]
+    )
+    return {
+        "asbtv": thumbnail_accuracy(model, truth).as_dict(),
+        "random": thumbnail_accuracy(randomly, truth).as_dict(),
+        "random_expected": round(float(np.mean([1 / len(candidates[v]) for v in ids])), 4) if ids else None,
+        "candidates_mean": round(float(np.mean([len(candidates[v]) for v in ids])), 2) if ids else None,
+    }

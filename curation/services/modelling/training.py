@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from curation.errors import CurationError, TrainingRefused
 from curation.models import Dataset, ModelRun, SplitMember, Topic
+from curation.services.modelling.scoring import thumbnail_evaluate
 from curation.services.modelling.tables import BRANCHES, feature_table, topic_vectors, verified_topics
 from curation.services.splits import split_get
 
@@ -74,7 +75,7 @@ def model_run_create(
                 dataset=dataset,
                 split=split,
                 version=f"{dataset.slug}/{split.name}/run-{number}-{timezone.now():%Y%m%d%H%M%S}",
-                settings={"modalities": names, "fusion": fusion},
+                settings={"modalities": names, "fusion": fusion, "seed": 0, "verified_weight": 3.0},
                 created_by=user if getattr(user, "is_authenticated", False) else None,
             )
     except IntegrityError:
@@ -143,7 +144,9 @@ def model_run_train(
         _, _, topics = topic_vectors(run.dataset)
         zero_shot = text_zero_shot(table.text_query, topics)
         modalities = tuple(run.settings["modalities"])
-        options = TrainSettings(modalities=modalities, fusion=run.settings["fusion"], seed=run.id)
+        options = TrainSettings(
+            modalities=modalities, fusion=run.settings["fusion"], seed=run.settings.get("seed", 0)
+        )
         result = train_baseline(
             table=table.feature_table(modalities),
             labels=labels,
@@ -164,6 +167,8 @@ def model_run_train(
             return run
         raise
     metrics = dict(result.metrics)
+    evaluated = [v for v, subset in zip(video_ids, subsets, strict=True) if subset in ("val", "test")]
+    metrics["thumbnails"] = thumbnail_evaluate(evaluated, seed=run.settings.get("seed", 0))
     names = dict(Topic.objects.filter(id__in=topic_ids).values_list("id", "name"))
     for row in metrics.get("per_topic", []):
         row["topic"] = topic_ids[row["index"]]
