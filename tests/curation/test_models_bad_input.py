@@ -166,3 +166,24 @@ def test_thumbnail_scores_are_evaluated_against_the_ground_truth_of_a_real_clip(
     assert result["asbtv"]["n"] == result["random"]["n"] == 1
     assert result["asbtv"]["value"] == float(picked == video.thumbnail_truth.frame_id)
     assert result["random_expected"] == round(1 / candidates, 4)
+
+
+def test_training_is_a_staff_only_background_job_and_one_runs_at_a_time(
+    odd_videos, dataset, client, curator, worker1
+):
+    call_command("make_split", "--dataset", dataset.slug, "--name", "v1", "--ratios", "0.5,0.5", "--freeze",
+                 stderr=StringIO())  # fmt: skip
+    url = f"/api/v1/datasets/{dataset.slug}/model-runs/"
+    client.force_login(worker1)
+    assert client.post(url, {"split": "v1"}, content_type="application/json").status_code == 403
+    assert not ModelRun.objects.exists()
+    client.force_login(curator)
+    queued = client.post(url, {"split": "v1", "fusion": "fitted"}, content_type="application/json")
+    assert queued.status_code == 202, queued.content
+    assert queued.json()["status"] == "queued" and queued.json()["settings"]["fusion"] == "fitted"
+    again = client.post(url, {"split": "v1"}, content_type="application/json")
+    assert again.status_code == 400 and "already queued" in again.json()["detail"]
+    assert (
+        client.get(f"/api/v1/model-runs/{queued.json()['id']}/").json()["version"] == queued.json()["version"]
+    )
+    assert client.get("/api/v1/model-runs/999999/").status_code == 404
