@@ -48,6 +48,9 @@ class Task(models.Model):
     answered = models.PositiveSmallIntegerField(default=0, help_text="Answers that count.")
     priority = models.FloatField(default=0.0, help_text="Higher first.")
     is_gold = models.BooleanField(default=False)
+    # The verification order that chose this task (random: USV's unbiased protocol; likely_noise,
+    # uncertain, hard_negatives: model-driven, so human noise rates over them are biased).
+    selected_by = models.CharField(max_length=15, default="random")
     gold_answer = models.CharField(max_length=20, blank=True, help_text="yes/no/unsure or a frame id.")
     escalated = models.BooleanField(default=False, help_text="A slot was added after a disagreement.")
     verdict = models.CharField(max_length=15, choices=TASK_VERDICTS, default=verdicts.PENDING, db_index=True)
@@ -69,7 +72,13 @@ class Task(models.Model):
     class Meta:
         ordering = ["-priority", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["video", "kind"], name="task_unique_kind_per_video"),
+            # One task per video and kind, and for topic tasks per topic: MiCRObE's hard negatives
+            # ask about a topic the video was not collected for (thumbnail tasks have no topic).
+            models.UniqueConstraint(
+                fields=["video", "kind", "topic"],
+                nulls_distinct=False,
+                name="task_unique_kind_topic_per_video",
+            ),
             models.CheckConstraint(condition=Q(needed__lte=21), name="task_needed_range"),
             models.CheckConstraint(
                 condition=~Q(kind="topic") | Q(topic__isnull=False), name="task_topic_kind_has_topic"

@@ -17,6 +17,9 @@ class AggregationMethod(models.TextChoices):
     USV = "usv", "USV's rule (two No ⇒ noise)"
     MV = "mv", "Majority vote"
     DS = "ds", "Dawid–Skene (gold-aware)"
+    # Model pre-labels a curator accepted in bulk: kept apart from human verdicts, never the
+    # latest aggregation (splits, counts) and never in the human noise estimate.
+    MODEL = "model", "Model pre-labels (accepted by staff)"
 
 
 class VerdictLabel(models.TextChoices):

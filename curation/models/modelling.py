@@ -120,6 +120,8 @@ class VideoScore(models.Model):
     topic_scores = ArrayField(RealField(), help_text="One score per topic, in the run's topic order.")
     top_topics = models.JSONField(default=list, help_text="[{topic, name, score}] best first.")
     weak_topic_probability = models.FloatField(null=True, blank=True)
+    # The pre-label (issue 16): the model's guess that the weak topic is wrong.
+    likely_noise = models.BooleanField(null=True, blank=True)
     branches = models.JSONField(default=dict, help_text="Branches used and why others were missing.")
     thumbnail_scores = models.JSONField(default=dict, blank=True, help_text="Candidate frame index → score.")
     thumbnail_frame = models.ForeignKey(
