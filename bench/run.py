@@ -20,6 +20,7 @@ BENCHMARKS = [
     "bench_flags",
     "bench_annotation",
     "bench_ocr",
+    "bench_models",
     "bench_export",
 ]
 
