@@ -4,6 +4,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from curation.admin_models import PrelabelFilter, video_prelabels_accept_action
 from curation.errors import CurationError
 from curation.models import Dataset, IngestRun, Publisher, Topic, Video, VideoSubtitle
 from curation.services.ingest import video_ingest_upload
@@ -147,7 +148,9 @@ class VideoAdmin(admin.ModelAdmin):
         "source_kind",
         "video_codec",
         "weak_topic__macro_topic",
+        PrelabelFilter,
     ]
+    actions = [video_prelabels_accept_action]
     search_fields = ["external_id", "title", "source"]
     list_select_related = ["dataset", "weak_topic"]
     raw_id_fields = ["weak_topic", "publisher", "ingest_run"]

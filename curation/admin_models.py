@@ -1,14 +1,18 @@
 """Admin for the baseline models: training runs (started from a frozen split), their metrics,
-and each video's scores (read-only: a score is recomputed, never edited)."""
+each video's scores (read-only: a score is recomputed, never edited) and its pre-label: filters
+by it (here and on the video list) and actions that accept pre-labels as model verdicts."""
 
 import json
+from collections import defaultdict
 
 from django.contrib import admin, messages
+from django.db.models import Exists, OuterRef
 from django.utils.html import format_html, format_html_join
 
 from curation.errors import CurationError
-from curation.models import ModelRun, VideoScore
-from curation.services.modelling import model_run_create, model_run_enqueue
+from curation.models import Dataset, ModelRun, VideoScore
+from curation.services.modelling import prelabels_accept
+from curation.services.modelling.prelabels import prelabel_runs
 
 
 @admin.register(ModelRun)
@@ -90,14 +94,77 @@ def _cell(values: dict, subset: str, name: str) -> str:
     return "-" if metric.get("value") is None else f"{metric['value']:.3f} (n={metric.get('n')})"
 
 
+def _accept(modeladmin, request, video_ids_by_dataset: dict[int, list[int]], skipped: int = 0) -> None:
+    """Accept the pre-labels of these videos, one acceptance per dataset, and say what happened."""
+    datasets = Dataset.objects.in_bulk(list(video_ids_by_dataset))
+    for dataset_id, video_ids in video_ids_by_dataset.items():
+        try:
+            summary = prelabels_accept(dataset=datasets[dataset_id], video_ids=video_ids, user=request.user)
+        except CurationError as exc:
+            modeladmin.message_user(request, str(exc), messages.ERROR)
+            continue
+        level = messages.WARNING if summary.without_prelabel else messages.SUCCESS
+        modeladmin.message_user(request, str(summary), level)
+    if skipped:
+        modeladmin.message_user(
+            request,
+            f"{skipped} selected score(s) are not pre-labels (zero-shot, or not the dataset's latest "
+            f"model run): left alone",
+            messages.WARNING,
+        )
+
+
+@admin.action(description="Accept the selected pre-labels as model verdicts (never human ones)")
+def score_prelabels_accept_action(modeladmin, request, queryset):
+    latest = {run.id for run in prelabel_runs().values()}
+    chosen: dict[int, list[int]] = defaultdict(list)
+    skipped = 0
+    for video_id, dataset_id, run_id in queryset.values_list("video_id", "video__dataset_id", "model_run_id"):
+        if run_id in latest:
+            chosen[dataset_id].append(video_id)
+        else:
+            skipped += 1
+    _accept(modeladmin, request, chosen, skipped)
+
+
+@admin.action(description="Accept the selected videos' pre-labels as model verdicts (never human ones)")
+def video_prelabels_accept_action(modeladmin, request, queryset):
+    chosen: dict[int, list[int]] = defaultdict(list)
+    for video_id, dataset_id in queryset.values_list("id", "dataset_id"):
+        chosen[dataset_id].append(video_id)
+    _accept(modeladmin, request, chosen)
+
+
+class PrelabelFilter(admin.SimpleListFilter):
+    """A video's pre-label: the likely-noise flag of its score from its dataset's latest model run."""
+
+    title = "pre-label"
+    parameter_name = "prelabel"
+
+    def lookups(self, request, model_admin):
+        return [("noise", "likely noise"), ("right", "likely right"), ("none", "none")]
+
+    def queryset(self, request, queryset):
+        if self.value() not in ("noise", "right", "none"):
+            return queryset
+        runs = [run.id for run in prelabel_runs().values()]
+        scores = VideoScore.objects.filter(video_id=OuterRef("id"), model_run_id__in=runs)
+        if self.value() == "none":
+            return queryset.exclude(Exists(scores.filter(likely_noise__isnull=False)))
+        return queryset.filter(Exists(scores.filter(likely_noise=self.value() == "noise")))
+
+
 @admin.register(VideoScore)
 class VideoScoreAdmin(admin.ModelAdmin):
-    list_display = ["video", "model_version", "weak_topic_probability", "top_topic", "scored_at"]
-    list_filter = ["model_version"]
+    list_display = [
+        "video", "model_version", "weak_topic_probability", "likely_noise", "top_topic", "scored_at",
+    ]  # fmt: skip
+    list_filter = ["likely_noise", "model_version"]
     list_select_related = ["video"]
     search_fields = ["video__external_id"]
-    fields = ["video", "model_version", "weak_topic_probability", "top_topics_text", "branches_text",
-              "thumbnail_scores", "thumbnail_frame", "scored_at"]  # fmt: skip
+    actions = [score_prelabels_accept_action]
+    fields = ["video", "model_version", "weak_topic_probability", "likely_noise", "top_topics_text",
+              "branches_text", "thumbnail_scores", "thumbnail_frame", "scored_at"]  # fmt: skip
     readonly_fields = fields
 
     def has_add_permission(self, request) -> bool:
@@ -121,6 +188,9 @@ class VideoScoreAdmin(admin.ModelAdmin):
 
 @admin.action(description="Train the baseline models on the selected frozen split (ml queue)")
 def split_train_action(modeladmin, request, queryset):
+    # Imported here: training brings numpy, and the admin loads with every process (django.setup).
+    from curation.services.modelling import model_run_create, model_run_enqueue
+
     for split in queryset.select_related("dataset"):
         try:
             run = model_run_create(dataset=split.dataset, split_name=split.name, user=request.user)

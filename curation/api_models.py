@@ -1,9 +1,13 @@
 """REST API for the baseline models (staff only): train (a background job on the ml queue),
-follow a training, score a dataset, read a video's scores."""
+follow a training, score a dataset, read a video's scores, list and accept pre-labels, read the
+per-topic learnability."""
+
+from dataclasses import asdict
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
+from rest_framework.generics import ListAPIView
 from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -11,7 +15,8 @@ from rest_framework.views import APIView
 from curation.errors import ModelNotFound
 from curation.models import ModelRun, Video, VideoScore
 from curation.services.datasets import dataset_get
-from curation.services.modelling import model_run_create, model_run_enqueue
+from curation.services.modelling import model_run_create, model_run_enqueue, prelabel_list, prelabels_accept
+from curation.services.modelling.learnability import learnability
 
 
 class ModelRunInput(serializers.Serializer):
@@ -44,7 +49,7 @@ class VideoScoreOutput(serializers.ModelSerializer):
     class Meta:
         model = VideoScore
         fields = [
-            "model_version", "model_run", "weak_topic_probability", "top_topics", "branches",
+            "model_version", "model_run", "weak_topic_probability", "likely_noise", "top_topics", "branches",
             "thumbnail_scores", "thumbnail_frame", "scored_at",
         ]  # fmt: skip
 
@@ -109,3 +114,111 @@ class VideoScores(APIView):
         video = get_object_or_404(Video, pk=pk)
         scores = VideoScore.objects.filter(video=video).select_related("thumbnail_frame")
         return Response(VideoScoreOutput(scores, many=True).data)
+
+
+# --- pre-labels (issue 16) -------------------------------------------------------------------
+
+
+class PrelabelOutput(serializers.ModelSerializer):
+    external_id = serializers.CharField(source="video.external_id")
+    title = serializers.CharField(source="video.title")
+    weak_topic = serializers.CharField(source="video.weak_topic.name", default=None)
+    top_topic = serializers.SerializerMethodField()
+    accepted = serializers.BooleanField(help_text="A model verdict of this video exists.")
+
+    class Meta:
+        model = VideoScore
+        fields = [
+            "video", "external_id", "title", "weak_topic", "top_topic", "weak_topic_probability",
+            "likely_noise", "model_version", "model_run", "top_topics", "accepted", "scored_at",
+        ]  # fmt: skip
+
+    def get_top_topic(self, obj: VideoScore) -> str | None:
+        return obj.top_topics[0]["name"] if obj.top_topics else None
+
+
+class PrelabelFilters(serializers.Serializer):
+    likely_noise = serializers.ChoiceField(choices=["true", "false"], required=False)
+    topic = serializers.CharField(required=False, help_text="A weak topic's name.")
+
+
+class PrelabelList(ListAPIView):
+    """The dataset's pre-labels (its latest finished ModelRun's scores), paginated (?limit,
+    ?offset); filter with ?likely_noise=true|false and ?topic=<weak topic name>."""
+
+    permission_classes = [IsAdminUser]
+    serializer_class = PrelabelOutput
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("likely_noise", str, enum=["true", "false"]),
+            OpenApiParameter("topic", str),
+        ]
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        filters = PrelabelFilters(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        values = filters.validated_data
+        likely_noise = values.get("likely_noise")
+        return prelabel_list(
+            dataset=dataset_get(slug=self.kwargs["slug"]),
+            likely_noise=None if likely_noise is None else likely_noise == "true",
+            topic=values.get("topic") or None,
+        )
+
+
+class PrelabelAcceptInput(serializers.Serializer):
+    likely_noise = serializers.BooleanField(required=False, allow_null=True, default=None)
+    topic = serializers.CharField(required=False, allow_null=True, default=None)
+    videos = serializers.ListField(
+        child=serializers.IntegerField(), required=False, allow_null=True, default=None,
+        help_text="Video ids; with filters, the videos among them that match.",
+    )  # fmt: skip
+
+
+class PrelabelAcceptOutput(serializers.Serializer):
+    dataset = serializers.CharField()
+    model_version = serializers.CharField()
+    run_id = serializers.IntegerField(allow_null=True, help_text="The AggregationRun of method model.")
+    accepted = serializers.IntegerField()
+    verdicts = serializers.DictField(child=serializers.IntegerField())
+    replaced = serializers.IntegerField()
+    without_prelabel = serializers.IntegerField()
+    detail = serializers.CharField()
+
+
+class PrelabelAccept(APIView):
+    """Accept pre-labels in bulk as verdicts of method `model` (never mixed with human ones)."""
+
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(request=PrelabelAcceptInput, responses=PrelabelAcceptOutput)
+    def post(self, request, slug: str):
+        data = PrelabelAcceptInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        summary = prelabels_accept(
+            dataset=dataset_get(slug=slug), video_ids=values["videos"], likely_noise=values["likely_noise"],
+            topic=values["topic"] or None, user=request.user,
+        )  # fmt: skip
+        return Response(PrelabelAcceptOutput({**asdict(summary), "detail": str(summary)}).data)
+
+
+class DatasetLearnability(APIView):
+    """MV-58K's learnability: per topic AP against log10 training examples, from the latest
+    finished ModelRun (?run=<id> for another), and the unlearnable topics."""
+
+    permission_classes = [IsAdminUser]
+
+    class Filters(serializers.Serializer):
+        run = serializers.IntegerField(required=False, min_value=1, help_text="A finished ModelRun id.")
+
+    @extend_schema(parameters=[OpenApiParameter("run", int)], responses={200: dict})
+    def get(self, request, slug: str):
+        filters = self.Filters(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        dataset = dataset_get(slug=slug)
+        return Response(learnability(dataset=dataset, run=filters.validated_data.get("run")))

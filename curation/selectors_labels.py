@@ -2,11 +2,20 @@
 
 from django.db.models import Count, QuerySet
 
-from curation.models import AggregationRun, Dataset, VerdictLabel, Video, VideoVerdict
+from curation.models import AggregationMethod, AggregationRun, Dataset, VerdictLabel, Video, VideoVerdict
 
 
 def aggregation_run_latest(*, dataset: Dataset) -> AggregationRun | None:
-    return AggregationRun.objects.filter(dataset=dataset).order_by("-created_at", "-id").first()
+    """The dataset's latest aggregation of human answers. A bulk acceptance of model pre-labels
+    (method "model") is an AggregationRun too, but never this one: whatever reads "the latest
+    aggregation's method" (verdict counts, a split's noise, an export's verdicts, the quality page)
+    reads human verdicts only."""
+    return (
+        AggregationRun.objects.filter(dataset=dataset)
+        .exclude(method=AggregationMethod.MODEL)
+        .order_by("-created_at", "-id")
+        .first()
+    )
 
 
 def verdict_list(*, dataset: Dataset, method: str | None = None) -> QuerySet[VideoVerdict]:

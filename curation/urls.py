@@ -40,6 +40,16 @@ urlpatterns = [
     path("model-runs/<int:pk>/", api_models.ModelRunDetail.as_view(), name="model-run-detail"),
     path("datasets/<slug:slug>/scores/", api_models.DatasetScore.as_view(), name="dataset-score"),
     path("videos/<int:pk>/scores/", api_models.VideoScores.as_view(), name="video-scores"),
+    # Pre-labels and learnability (issue 16).
+    path("datasets/<slug:slug>/prelabels/", api_models.PrelabelList.as_view(), name="prelabel-list"),
+    path(
+        "datasets/<slug:slug>/prelabels/accept/", api_models.PrelabelAccept.as_view(), name="prelabel-accept"
+    ),
+    path(
+        "datasets/<slug:slug>/learnability/",
+        api_models.DatasetLearnability.as_view(),
+        name="dataset-learnability",
+    ),
     path("exports/<int:pk>/", api_exports.ExportDetail.as_view(), name="export-detail"),
     path("exports/<int:pk>/files/<path:name>", api_exports.ExportFile.as_view(), name="export-file"),
 ]

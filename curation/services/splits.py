@@ -34,7 +34,9 @@ if TYPE_CHECKING:
 
 # `ml.splits` (numpy, scipy) is imported where it is used: the admin imports this module at every
 # Django start-up, and numpy alone cost each `manage.py` command 0.12 s.
-METHODS = tuple(AggregationMethod.values)
+# Human verdict methods only: accepted model pre-labels (AggregationMethod.MODEL) never decide
+# which videos are noise in a split, whose val/test measure the models.
+METHODS = tuple(m for m in AggregationMethod.values if m != AggregationMethod.MODEL)
 
 DEFAULT_NAMES = {2: ("train", "test"), 3: ("train", "val", "test")}
 NAME_PATTERN = re.compile(r"^[-a-zA-Z0-9_]+$")
@@ -138,6 +140,11 @@ def split_make(
     if not name or not NAME_PATTERN.match(name):
         raise SplitRefused(f"split name {name!r} may only hold letters, digits, '-' and '_'")
     ratios = ratios_parse(ratios) if isinstance(ratios, str) else ratios_check(ratios.items())
+    if verdict_method == AggregationMethod.MODEL:
+        raise SplitRefused(
+            f"split {name} of dataset {dataset.slug}: verdict method 'model' is refused: accepted model "
+            f"pre-labels never decide a split's noise, humans do (use one of {', '.join(METHODS)})"
+        )
     if verdict_method and verdict_method not in METHODS:
         raise SplitRefused(f"unknown verdict method {verdict_method!r} (use one of {', '.join(METHODS)})")
     method = verdict_method or verdict_method_default(dataset=dataset)

@@ -18,7 +18,8 @@ class Command(BaseCommand):
             "--ratios", default="0.8,0.1,0.1", help="0.8,0.1,0.1 (train,val,test) or train=0.7,val=0.15,..."
         )
         parser.add_argument("--seed", type=int, default=0)
-        parser.add_argument("--method", choices=["usv", "mv", "ds"], help="whose verdicts decide noise")
+        # No argparse choices: the service refuses an unknown method, and `model` with the reason.
+        parser.add_argument("--method", help="whose verdicts decide noise: usv, mv or ds (default: latest)")
         parser.add_argument("--freeze", action="store_true", help="freeze the version (immutable)")
         parser.add_argument("--replace", action="store_true", help="remake an unfrozen version of this name")
 

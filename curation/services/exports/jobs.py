@@ -256,6 +256,8 @@ def _write(job: ExportJob, tmp: Path, progress: Progress | None) -> dict:
             "noise_flagged": {stem: noise[stem] for stem in stems},
         },
         "format_notes": notes,
+        # MV-58K: per-topic AP against training examples of the latest model, unlearnable topics.
+        "learnability": _learnability(dataset),
         "candidate_counts": {str(k): candidates[k] for k in sorted(candidates)},
         "files": {name: {"rows": rows.get(name, 0), **_file_info(tmp / name)} for name in _files(tmp)},
     }
@@ -263,6 +265,14 @@ def _write(job: ExportJob, tmp: Path, progress: Progress | None) -> dict:
     partial.write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE))
     partial.replace(tmp / "manifest.json")
     return manifest
+
+
+def _learnability(dataset: Dataset) -> dict | None:
+    """The latest finished ModelRun's learnability with its model version; None without a run."""
+    from curation.services.modelling.learnability import learnability
+
+    report = learnability(dataset=dataset)
+    return report if report["run"] is not None else None
 
 
 def _split_info(split: Split | None) -> dict | None:

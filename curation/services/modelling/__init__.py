@@ -1,8 +1,11 @@
 """The baseline models in the product: feature stages (`features`), training runs (`training`),
-scores (`scoring`) and the arrays they hand to ml/ (`tables`).
+scores (`scoring`), the arrays they hand to ml/ (`tables`), pre-labels and their acceptance as
+model verdicts (`prelabels`) and per-topic learnability (`learnability`).
 
 Entry points load on first use (PEP 562): the pipeline's stage table and the Celery tasks name
-them, and importing this package must not bring numpy, torch and the models into every command."""
+them, and importing this package must not bring numpy, torch and the models into every command.
+`learnability.learnability` is imported from its module: the package attribute of that name is
+the submodule once it is loaded."""
 
 _ENTRY_POINTS = {
     "video_audio_features": "features",
@@ -16,6 +19,9 @@ _ENTRY_POINTS = {
     "model_run_train": "training",
     "model_run_enqueue": "training",
     "scores_enqueue": "training",
+    "prelabel_list": "prelabels",
+    "prelabels_accept": "prelabels",
+    "prelabel_counts": "prelabels",
 }
 __all__ = list(_ENTRY_POINTS)
 

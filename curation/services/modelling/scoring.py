@@ -9,6 +9,11 @@
 
 Thumbnail scores (ASBTv-like quality and representativeness, ml.thumbnails) of each candidate
 frame are stored with every version, with the pick.
+
+A ModelRun's score is also the video's **pre-label** (issue 16): `likely_noise` is True when the
+weak topic's probability is below LIKELY_NOISE_BELOW (the fused heads are calibrated on val, so
+below one half the model thinks the weak topic more likely wrong than right). Zero-shot rows get
+None: their softmax is a ranking, not a probability, so it may not call a video noise.
 """
 
 import logging
@@ -27,6 +32,7 @@ from curation.services.modelling.tables import Table, feature_table, topic_vecto
 logger = logging.getLogger("microcurate.scores")
 ZERO_SHOT_TEMPERATURE = 0.05
 TOP_K = 5
+LIKELY_NOISE_BELOW = 0.5
 BATCH = 256
 
 
@@ -162,6 +168,7 @@ def _rows(
             continue  # nothing to score it with (no text, no frames, no audio)
         top = np.argsort(-scores, kind="stable")[:TOP_K]
         weak_column = column.get(weak.get(video_id))
+        probability = None if weak_column is None else min(1.0, max(0.0, float(scores[weak_column])))
         thumb_scores, thumb_frame = thumbs.get(video_id, ({}, None))
         rows.append(
             VideoScore(
@@ -173,9 +180,8 @@ def _rows(
                     {"topic": topic_ids[i], "name": names[i], "score": round(float(scores[i]), 4)}
                     for i in top
                 ],
-                weak_topic_probability=None
-                if weak_column is None
-                else min(1.0, max(0.0, float(scores[weak_column]))),
+                weak_topic_probability=probability,
+                likely_noise=None if run is None or probability is None else probability < LIKELY_NOISE_BELOW,
                 branches=branches_used[row],
                 thumbnail_scores=thumb_scores,
                 thumbnail_frame_id=thumb_frame,
@@ -189,8 +195,8 @@ def _store(rows: list[VideoScore]) -> None:
         rows,
         update_conflicts=True,
         unique_fields=["video", "model_version"],
-        update_fields=["model_run", "topic_scores", "top_topics", "weak_topic_probability", "branches",
-                       "thumbnail_scores", "thumbnail_frame", "scored_at"],
+        update_fields=["model_run", "topic_scores", "top_topics", "weak_topic_probability", "likely_noise",
+                       "branches", "thumbnail_scores", "thumbnail_frame", "scored_at"],
     )  # fmt: skip
 
 
@@ -247,8 +253,11 @@ def _names(topic_ids: list[int]) -> list[str]:
 
 
 def model_run_latest(dataset: Dataset) -> ModelRun | None:
+    """The dataset's latest finished ModelRun: the one that scores new videos, and whose scores
+    are the pre-labels. Its trained state (megabytes) is read only when scoring asks for it."""
     return (
         ModelRun.objects.filter(dataset=dataset, status=ModelRun.Status.DONE)
+        .defer("state")
         .order_by("-finished_at", "-id")
         .first()
     )
