@@ -34,5 +34,9 @@ class TaskCreationError(AnnotationError):
     pass
 
 
+class AnnotationSettingsError(AnnotationError):
+    """A dataset's annotation setting has a value outside its range; the message names both."""
+
+
 class MediaLinkInvalid(AnnotationError):
     """A media link that is forged, expired, another user's or for a lease no longer held."""

@@ -9,7 +9,7 @@ from django.utils import timezone
 from annotator.media_links import media_token
 from annotator.models import Answer, Assignment, Task, TaskKind
 from annotator.queries.leasing import Shown, assignment_shown, dataset_by_slug
-from curation.models import Dataset, Frame
+from curation.models import Dataset, Frame, VideoScore
 
 QUESTIONS = {
     TaskKind.TOPIC: "By watching, listening and reading this video: is its main topic {topic}?",
@@ -20,7 +20,9 @@ QUESTIONS = {
 def assignment_payload(*, assignment: Assignment, user, shown: Shown | None = None) -> dict:
     """What a worker sees of a task (`shown`: read with the slot when it was leased; else one
     statement reads it). Never the gold flag, the gold answer, the ground-truth frame or other
-    workers' answers: a gold task looks like any other."""
+    workers' answers: a gold task looks like any other. Never model output either (scores,
+    pre-labels, the task's priority or the order that chose it: a guess biases the answer),
+    unless the dataset's `show_model_guesses` adds the model's guess to a topic task."""
     if shown is None:
         shown = assignment_shown(assignment_id=assignment.id)
     kind, video_id = shown.kind, shown.video_id
@@ -39,7 +41,7 @@ def assignment_payload(*, assignment: Assignment, user, shown: Shown | None = No
     answer = None
     if assignment.state == Assignment.State.ANSWERED:
         answer = Answer.objects.filter(assignment_id=assignment.id).values("choice", "frame_id").first()
-    return {
+    payload = {
         "id": assignment.id,
         "kind": kind,
         "dataset": shown.dataset,
@@ -54,6 +56,23 @@ def assignment_payload(*, assignment: Assignment, user, shown: Shown | None = No
         "lease_expires_at": assignment.lease_expires_at,
         "answer": answer,
     }
+    if shown.model_guesses and kind == TaskKind.TOPIC:
+        payload["model_guess"] = _model_guess(assignment.dataset, video_id)
+    return payload
+
+
+def _model_guess(dataset: Dataset, video_id: int) -> dict | None:
+    """The latest finished ModelRun's guess for the video: its top topic and the probability that
+    the weak topic is right (None: the run did not score it)."""
+    # Imported here: the scoring module brings numpy, which only datasets showing guesses need.
+    from curation.services.modelling import model_run_latest
+
+    run = model_run_latest(dataset)
+    score = None if run is None else VideoScore.objects.filter(video_id=video_id, model_run=run).first()
+    if score is None:
+        return None
+    top = score.top_topics[0]["name"] if score.top_topics else None
+    return {"top_topic": top, "weak_topic_probability": score.weak_topic_probability}
 
 
 def _media_url(user, assignment_id: int, video_id: int, frame_id: int | None = None) -> str:

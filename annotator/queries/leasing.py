@@ -31,10 +31,12 @@ _LOCK_WORKER = f"""
 """
 
 # What a worker is shown of a task (Shown): its dataset, the task's kind, its video and topic, the
-# first subtitle text.
+# first subtitle text, and whether the dataset shows model guesses (only a JSON `true` does: a
+# crowdworker sees none by default, and annotation_config refuses any other value by name).
 _SHOWN_COLUMNS = f"""
     d.slug, t.kind, t.video_id, v.title, v.has_audio, topic.name, topic.macro_topic,
-    (SELECT s.text FROM {SUBTITLE} s WHERE s.video_id = t.video_id ORDER BY s.id LIMIT 1)
+    (SELECT s.text FROM {SUBTITLE} s WHERE s.video_id = t.video_id ORDER BY s.id LIMIT 1),
+    coalesce(d.settings -> 'annotation' -> 'show_model_guesses' = 'true'::jsonb, false)
 """
 _SHOWN_FROM = f"""
     FROM {ASSIGNMENT} a
@@ -96,6 +98,7 @@ class Shown:
     topic: str | None
     macro_topic: str | None
     subtitle: str | None
+    model_guesses: bool  # the dataset's `show_model_guesses`
 
 
 @dataclass(frozen=True)

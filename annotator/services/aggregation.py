@@ -4,11 +4,16 @@ Curation cannot import this app, so the answers go over as plain rows. Answers o
 answers staff excluded are left out (and counted); a gold task's video carries its known answer,
 while the workers' answers on it still count, so Dawid–Skene learns who is reliable from them.
 Each task's overlap goes with them: a video with fewer answers than its task needs is pending.
+Only tasks that ask about the video's weak topic count: a hard-negative task (services/ordering.py)
+asks whether the video is about another topic, and a Yes there is no vote for the weak topic.
 """
 
 from collections.abc import Iterator
 
+from django.db.models import Q
+
 from annotator.models import AnnotatorProfile, Answer, Task, TaskKind
+from annotator.services.ordering import asks_weak_topic
 from curation.models import Dataset
 from curation.services.labels.verdicts import VerdictsSummary, verdicts_aggregate
 
@@ -16,7 +21,7 @@ WORKER_PREFIX = "user:"
 
 
 def _rows(dataset: Dataset, excluded: set[int]) -> Iterator[tuple[int, str, str, str]]:
-    answers = Answer.objects.filter(task__dataset=dataset, task__kind=TaskKind.TOPIC).exclude(choice="")
+    answers = Answer.objects.filter(_weak_topic_tasks(dataset, "task__")).exclude(choice="")
     fields = ("task__video_id", "worker_id", "choice", "task__is_gold", "task__gold_answer")
     for video_id, worker_id, choice, is_gold, gold in answers.values_list(*fields).iterator(
         chunk_size=10_000
@@ -25,23 +30,24 @@ def _rows(dataset: Dataset, excluded: set[int]) -> Iterator[tuple[int, str, str,
             yield video_id, f"{WORKER_PREFIX}{worker_id}", choice, gold if is_gold else ""
 
 
+def _weak_topic_tasks(dataset: Dataset, prefix: str = "") -> Q:
+    return Q(**{f"{prefix}dataset": dataset, f"{prefix}kind": TaskKind.TOPIC}) & asks_weak_topic(prefix)
+
+
 def dataset_aggregate(*, dataset: Dataset, method: str = "auto") -> VerdictsSummary:
     """Aggregate the dataset's topic answers (and its imported ones) into verdicts."""
     excluded_all = set(
         AnnotatorProfile.objects.filter(answers_excluded=True).values_list("user_id", flat=True)
     )
-    answered = Answer.objects.filter(
-        task__dataset=dataset, task__kind=TaskKind.TOPIC, worker_id__in=excluded_all
-    )
+    answered = Answer.objects.filter(_weak_topic_tasks(dataset, "task__"), worker_id__in=excluded_all)
     excluded = set(answered.values_list("worker_id", flat=True).distinct())
+    tasks = Task.objects.filter(_weak_topic_tasks(dataset))
     # Only the tasks whose overlap differs from the dataset's (gold: none, escalated: one more).
-    tasks = Task.objects.filter(dataset=dataset, kind=TaskKind.TOPIC).exclude(
-        needed=dataset.annotation_overlap
-    )
+    different = tasks.exclude(needed=dataset.annotation_overlap)
     return verdicts_aggregate(
         dataset=dataset,
         rows=_rows(dataset, excluded),
         method=method,
         excluded_workers=len(excluded),
-        required=dict(tasks.values_list("video_id", "needed")),
+        required=dict(different.values_list("video_id", "needed")),
     )

@@ -1,13 +1,21 @@
-"""Creating annotation tasks for a dataset's videos, and marking gold tasks."""
+"""Creating annotation tasks for a dataset's videos, in a verification order, and marking gold
+tasks. The orders and their priorities are in services/ordering.py."""
 
-import random
+import heapq
 from dataclasses import dataclass
 
 from django.db import transaction
 
-from annotator.conf import annotation_config
+from annotator.conf import HARD_NEGATIVES, LIKELY_NOISE, UNCERTAIN, annotation_config
 from annotator.errors import TaskCreationError
 from annotator.models import Assignment, Task, TaskKind, TopicChoice
+from annotator.services.ordering import (
+    MODEL_ORDERS,
+    hard_negative_scores,
+    model_run_required,
+    order_resolve,
+    ranking_load,
+)
 from curation.models import Dataset, Frame, StageStatus, ThumbnailTruth, Video
 from curation.services.pipeline import STAGES
 
@@ -17,24 +25,32 @@ BATCH = 2000
 @dataclass
 class TaskCreationSummary:
     kind: str
+    order: str = "random"
+    model_version: str = ""
     created: int = 0
     already_present: int = 0
     not_eligible: int = 0
+    unscored: int = 0  # new tasks whose video has no score under a model order (ranked last)
+    hard_negative_min_score: float | None = None
 
     def __str__(self) -> str:
-        return (
+        text = (
             f"{self.created} new {self.kind} tasks, {self.already_present} already present, "
-            f"{self.not_eligible} videos not eligible"
+            f"{self.not_eligible} videos not eligible; order {self.order}"
         )
-
-
-def _priority(video: Video, seed: int) -> float:
-    """Model scores first: the least confident weak label is checked first. Without a score,
-    a random order that is the same on every run (seeded by the dataset and the video)."""
-    score = (video.metadata or {}).get("topic_score")
-    if isinstance(score, int | float) and 0 <= score <= 1:
-        return 1.0 + (1.0 - float(score))  # above every random priority
-    return random.Random(f"{seed}:{video.id}").random()
+        if self.model_version:
+            text += f" (model {self.model_version})"
+        if self.order in (LIKELY_NOISE, UNCERTAIN):
+            text += (
+                f"; {self.unscored} of the new tasks' videos have no score "
+                "(ranked below every scored one, at random)"
+            )
+        if self.order == HARD_NEGATIVES:
+            text += (
+                f"; each asks about a topic other than the video's weak topic that the model "
+                f"scores at least {self.hard_negative_min_score}"
+            )
+        return text
 
 
 def _failed(video: Video) -> bool:
@@ -43,22 +59,36 @@ def _failed(video: Video) -> bool:
 
 @transaction.atomic
 def tasks_create(
-    *, dataset: Dataset, kind: str, limit: int | None = None, only_split: str | None = None
+    *,
+    dataset: Dataset,
+    kind: str,
+    limit: int | None = None,
+    only_split: str | None = None,
+    order: str | None = None,
 ) -> TaskCreationSummary:
-    """One task per video and kind, each with `overlap` open slots. Videos that failed the
-    pipeline, topic tasks without a weak topic and thumbnail tasks without at least two
-    candidate frames are not eligible. Re-running creates only what is missing."""
+    """A round of tasks: per video one task of `kind` (topic tasks ask about the weak topic),
+    each with `overlap` open slots, ranked by `order` (default: the dataset's
+    `verification_order`; see services/ordering.py); under `hard_negatives`, topic tasks about
+    the other topics the model scores high. Videos that failed the pipeline, topic tasks without
+    a weak topic and thumbnail tasks without at least two candidate frames are not eligible.
+    `limit`: the `limit` highest-priority tasks (in random order, a random sample). Re-running
+    creates only what is missing."""
     if kind not in TaskKind.values:
         raise TaskCreationError(f"unknown task kind {kind!r}; use one of: {', '.join(TaskKind.values)}")
     if limit is not None and limit < 1:
         raise TaskCreationError(f"--limit must be at least 1, not {limit}")
     config = annotation_config(dataset)
-    summary = TaskCreationSummary(kind=kind)
+    order = order_resolve(dataset=dataset, kind=kind, order=order)
+    summary = TaskCreationSummary(kind=kind, order=order)
+    run = None
+    if order in MODEL_ORDERS:
+        run = model_run_required(dataset=dataset, order=order)
+        summary.model_version = run.version
     videos = Video.objects.filter(dataset=dataset).order_by("id")
     if only_split:
         # Splits arrive with the manifest (a `split` field is kept in metadata).
         videos = videos.filter(metadata__split=only_split)
-    existing = set(Task.objects.filter(dataset=dataset, kind=kind).values_list("video_id", flat=True))
+    existing = set(Task.objects.filter(dataset=dataset, kind=kind).values_list("video_id", "topic_id"))
     candidates: dict[int, int] = {}
     truths: dict[int, int | None] = {}
     if kind == TaskKind.THUMBNAIL:
@@ -69,30 +99,44 @@ def tasks_create(
         truths = dict(
             ThumbnailTruth.objects.filter(video__dataset=dataset).values_list("video_id", "frame_id")
         )
-    new_tasks = []
+    ranking = ranking_load(order=order, seed=config.seed, run=run)
+    hard = {}
+    if order == HARD_NEGATIVES:
+        summary.hard_negative_min_score = config.hard_negative_min_score
+        hard = hard_negative_scores(dataset=dataset, run=run, min_score=config.hard_negative_min_score)
+    chosen: list[tuple[float, int, int | None, bool]] = []  # (priority, video, topic, unscored)
     for video in videos.iterator(chunk_size=BATCH):
-        if video.id in existing:
-            summary.already_present += 1
+        if order == HARD_NEGATIVES:
+            asked = [(t, s) for t, s in hard.get(video.id, []) if t != video.weak_topic_id]
+        else:
+            asked = [(video.weak_topic_id if kind == TaskKind.TOPIC else None, None)]
+        new = [(topic, score) for topic, score in asked if (video.id, topic) not in existing]
+        summary.already_present += len(asked) - len(new)
+        if not new:
             continue
-        if limit is not None and len(new_tasks) >= limit:
-            break
         eligible = not _failed(video) and (
             video.weak_topic_id is not None if kind == TaskKind.TOPIC else candidates.get(video.id, 0) >= 2
         )
         if not eligible:
             summary.not_eligible += 1
             continue
-        new_tasks.append(
-            Task(
-                dataset=dataset,
-                video=video,
-                kind=kind,
-                topic_id=video.weak_topic_id if kind == TaskKind.TOPIC else None,
-                needed=config.overlap,
-                priority=_priority(video, config.seed),
-                truth_frame_id=truths.get(video.id),
-            )
+        for topic, score in new:
+            priority, unscored = (score, False) if score is not None else ranking.priority(video.id)
+            chosen.append((priority, video.id, topic, unscored))
+    chosen = heapq.nsmallest(limit or len(chosen), chosen, key=lambda c: (-c[0], c[1], c[2] or 0))
+    new_tasks = [
+        Task(
+            dataset=dataset,
+            video_id=video_id,
+            kind=kind,
+            topic_id=topic,
+            needed=config.overlap,
+            priority=priority,
+            selected_by=order,
+            truth_frame_id=truths.get(video_id),
         )
+        for priority, video_id, topic, _ in chosen
+    ]
     for start in range(0, len(new_tasks), BATCH):
         batch = Task.objects.bulk_create(new_tasks[start : start + BATCH])
         Assignment.objects.bulk_create(
@@ -101,6 +145,7 @@ def tasks_create(
             for _ in range(task.needed)
         )
     summary.created = len(new_tasks)
+    summary.unscored = sum(unscored for *_, unscored in chosen)
     return summary
 
 

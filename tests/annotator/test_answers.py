@@ -105,12 +105,12 @@ def test_an_answer_outside_the_choices_is_refused_and_nothing_is_stored(
 
 
 def test_a_frame_that_is_not_a_candidate_is_refused(dataset, ready_video, with_frames, worker1):
-    video, other = ready_video(), ready_video()
-    with_frames(video)
-    foreign = with_frames(other)[0]
-    tasks_create(dataset=dataset, kind="thumbnail", limit=1)
+    frames = {video.id: with_frames(video) for video in (ready_video(), ready_video())}
+    tasks_create(dataset=dataset, kind="thumbnail")
     assignment = assignment_next(worker=worker1, kind="thumbnail")
-    assert assignment.task.video_id == video.id
+    (foreign,) = [
+        video_frames[0] for video_id, video_frames in frames.items() if video_id != assignment.task.video_id
+    ]
 
     for bad in (foreign.id, 999999, None):
         with pytest.raises(InvalidAnswer, match=f"Frame {bad} is not one of this video's candidate frames"):

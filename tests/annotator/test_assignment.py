@@ -7,6 +7,7 @@ from annotator.services.assignment import assignment_next
 from annotator.services.creation import task_make_gold, tasks_create
 from annotator.services.quality import annotator_set_paused
 from tests.annotator.conftest import expire
+from tests.annotator.model_scores import scored_run
 
 pytestmark = pytest.mark.django_db
 
@@ -143,13 +144,14 @@ def test_a_new_worker_sees_gold_tasks_first_then_regular_ones(dataset, ready_vid
     assert Answer.objects.filter(worker=newcomer, is_gold=True, correct=True).count() == 2
 
 
-def test_tasks_are_served_by_model_score_before_random_order(dataset, ready_video, worker1):
-    unsure = ready_video(metadata={"topic_score": 0.2})
-    ready_video()
-    sure = ready_video(metadata={"topic_score": 0.9})
-    tasks_create(dataset=dataset, kind="topic")
+def test_tasks_are_served_by_model_score_before_unscored_ones(dataset, ready_video, worker1):
+    unsure, unscored, sure = ready_video(), ready_video(), ready_video()
+    scored_run(dataset, {unsure: 0.2, sure: 0.9})
+    tasks_create(dataset=dataset, kind="topic", order="likely_noise")
 
     first = assignment_next(worker=worker1)
     second = assignment_next(worker=worker1, exclude=[first.id])
+    answer_submit(worker=worker1, assignment_id=first.id, choice="yes")
+    third = assignment_next(worker=worker1, exclude=[second.id])
 
-    assert (first.task.video_id, second.task.video_id) == (unsure.id, sure.id)
+    assert [a.task.video_id for a in (first, second, third)] == [unsure.id, sure.id, unscored.id]
