@@ -5,13 +5,16 @@ answers staff excluded are left out (and counted); a gold task's video carries i
 while the workers' answers on it still count, so Dawid–Skene learns who is reliable from them.
 Each task's overlap goes with them: a video with fewer answers than its task needs is pending.
 Only tasks that ask about the video's weak topic count: a hard-negative task (services/ordering.py)
-asks whether the video is about another topic, and a Yes there is no vote for the weak topic.
+asks whether the video is about another topic, and a Yes there is no vote for the weak topic. The
+verification order that chose each task goes with them too, so noise estimates know which videos
+were not a random sample.
 """
 
 from collections.abc import Iterator
 
 from django.db.models import Q
 
+from annotator.conf import RANDOM
 from annotator.models import AnnotatorProfile, Answer, Task, TaskKind
 from annotator.services.ordering import asks_weak_topic
 from curation.models import Dataset
@@ -44,10 +47,13 @@ def dataset_aggregate(*, dataset: Dataset, method: str = "auto") -> VerdictsSumm
     tasks = Task.objects.filter(_weak_topic_tasks(dataset))
     # Only the tasks whose overlap differs from the dataset's (gold: none, escalated: one more).
     different = tasks.exclude(needed=dataset.annotation_overlap)
+    # Videos a model-driven order chose: a noise rate over them is not the dataset's (noise.py).
+    chosen = tasks.exclude(selected_by=RANDOM)
     return verdicts_aggregate(
         dataset=dataset,
         rows=_rows(dataset, excluded),
         method=method,
         excluded_workers=len(excluded),
         required=dict(different.values_list("video_id", "needed")),
+        selection=dict(chosen.values_list("video_id", "selected_by")),
     )

@@ -10,7 +10,7 @@ from annotator.services.assignment import assignment_next
 from annotator.services.creation import tasks_create
 from annotator.services.ordering import HardNegativeFinding, hard_negative_findings
 from curation.models import NoiseEstimate, VideoVerdict
-from curation.services.labels import VerdictError
+from curation.services.labels import VerdictError, verdicts_aggregate
 from tests.annotator.model_scores import scored_run
 
 pytestmark = pytest.mark.django_db
@@ -132,3 +132,34 @@ def test_a_finding_stays_listed_when_the_video_loses_its_weak_topic(
     findings = hard_negative_findings(dataset=dataset)
 
     assert [(f.video_id, f.weak_topic, f.topic) for f in findings] == [(video.id, None, b.name)]
+
+
+def test_the_aggregation_tells_the_noise_estimate_which_videos_a_model_order_chose(
+    dataset, ready_video, topics, no_gold, worker1, worker2, monkeypatch
+):
+    from annotator.services import aggregation
+
+    a, b, _ = topics
+    chosen, sampled, other = ready_video(topic=a), ready_video(topic=a), ready_video(topic=a)
+    scored_run(dataset, {chosen: 0.01, sampled: 0.04, other: 0.8}, tops={sampled: (b, 0.95)})
+    tasks_create(dataset=dataset, kind="topic", order="likely_noise", limit=1)
+    tasks_create(dataset=dataset, kind="topic", order="random")
+    tasks_create(dataset=dataset, kind="topic", order="hard_negatives")
+    for worker in (worker1, worker2):
+        answer_all(worker, lambda task: "no")
+    handed = {}
+
+    def spy(**kwargs):
+        handed.update(kwargs)
+        return verdicts_aggregate(**kwargs)
+
+    monkeypatch.setattr(aggregation, "verdicts_aggregate", spy)
+    dataset_aggregate(dataset=dataset)
+
+    # The hard-negative task (about topic b) chose nothing about `sampled`'s weak topic.
+    assert handed["selection"] == {chosen.id: "likely_noise"}
+    assert dict(VideoVerdict.objects.values_list("video_id", "label")) == {
+        chosen.id: "noise",
+        sampled.id: "noise",
+        other.id: "noise",
+    }
