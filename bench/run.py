@@ -21,6 +21,7 @@ BENCHMARKS = [
     "bench_annotation",
     "bench_ocr",
     "bench_models",
+    "bench_active",
     "bench_export",
 ]
 

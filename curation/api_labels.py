@@ -15,34 +15,61 @@ from rest_framework.views import APIView
 
 from curation.models import AggregationMethod, Dataset, NoiseEstimate, VerdictLabel, VideoVerdict
 from curation.selectors_labels import aggregation_run_latest, disputed_list, verdict_list
-from curation.services.labels.noise import noise_estimate_history, noise_estimate_latest
+from curation.services.labels.noise import BIASED_PREFIX
+from curation.services.labels.noise_model import noise_report
 
 
 class NoiseEstimateOutput(serializers.ModelSerializer):
+    biased = serializers.SerializerMethodField(
+        help_text="The plain rate over videos a non-random verification order chose: not the dataset's."
+    )
+
     class Meta:
         model = NoiseEstimate
         fields = [
             "estimator", "method", "scope", "key", "noisy", "n", "rate", "low", "high", "interval",
-            "confidence", "population", "expected_low", "expected_high", "run", "created_at",
+            "confidence", "population", "expected_low", "expected_high", "run", "created_at", "biased",
         ]  # fmt: skip
+
+    def get_biased(self, estimate: NoiseEstimate) -> bool:
+        return estimate.key.startswith(BIASED_PREFIX)
+
+
+class NoiseBiasOutput(serializers.Serializer):
+    biased = serializers.BooleanField()
+    reason = serializers.CharField(allow_blank=True)
+    orders = serializers.ListField(child=serializers.CharField())
+    chosen = serializers.IntegerField(help_text="Judged videos a non-random order chose.")
+    judged = serializers.IntegerField(allow_null=True)
+    random_judged = serializers.IntegerField(allow_null=True, help_text="The unbiased estimate's n.")
+
+
+class ModelRunRef(serializers.Serializer):
+    id = serializers.IntegerField()
+    version = serializers.CharField()
 
 
 class NoiseOutput(serializers.Serializer):
-    latest = NoiseEstimateOutput(many=True)
+    latest = NoiseEstimateOutput(many=True, help_text="The latest human estimates.")
+    bias = NoiseBiasOutput(help_text="Whether a non-random verification order biased the human estimate.")
+    model = NoiseEstimateOutput(
+        many=True, help_text="The latest model estimates for the unverified videos (calibrated scores)."
+    )
+    model_run = ModelRunRef(allow_null=True)
     history = NoiseEstimateOutput(many=True)
 
 
 class DatasetNoise(APIView):
-    """The latest batch of estimates (dataset, macro topics, topics, split subsets,
-    extrapolation) and the history of the dataset-wide estimate."""
+    """The latest batch of human estimates (dataset, macro topics, topics, split subsets,
+    extrapolation) with whether a model-driven verification order biased them, the latest model
+    estimates beside them, and the history of the dataset-wide estimate."""
 
     permission_classes = [IsAdminUser]
 
     @extend_schema(responses=NoiseOutput)
     def get(self, request, slug: str):
         dataset = get_object_or_404(Dataset, slug=slug)
-        data = {"latest": noise_estimate_latest(dataset), "history": noise_estimate_history(dataset)}
-        return Response(NoiseOutput(data).data)
+        return Response(NoiseOutput(noise_report(dataset)).data)
 
 
 class DisputedOutput(serializers.Serializer):

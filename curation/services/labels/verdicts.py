@@ -168,11 +168,14 @@ def verdicts_aggregate(
     method: str = "auto",
     excluded_workers: int = 0,
     required: Mapping[int, int] | None = None,
+    selection: Mapping[int, str] | None = None,
 ) -> VerdictsSummary:
     """Aggregate the dataset's answers (our rows + imported ones) into one run's verdicts.
 
     `required`: answers a video needs before it is judged, where that differs from the dataset's
     overlap (a gold video needs none, an escalated disagreement one more); fewer ⇒ `pending`.
+    `selection`: video id → the non-random verification order that chose it (noise estimates
+    over such videos are biased; see noise.py).
 
     All in one transaction, the dataset row locked so two aggregations never interleave: the
     run, every video's verdict for this method (upserted; verdicts of videos that no longer have
@@ -216,7 +219,7 @@ def verdicts_aggregate(
             converged=verdicts.converged,
         )
         verdicts_write(run=run, verdicts=verdicts, labels=TOPIC_VERDICTS)
-        estimates = noise_estimates_record(dataset=dataset, method=chosen, run=run)
+        estimates = noise_estimates_record(dataset=dataset, method=chosen, run=run, selection=selection)
         seconds = time.perf_counter() - started
         AggregationRun.objects.filter(id=run.id).update(seconds=seconds)
     tally = np.bincount(verdicts.code, minlength=len(TOPIC_VERDICTS))

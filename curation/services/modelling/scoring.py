@@ -280,6 +280,7 @@ def dataset_score(
 ) -> ScoreSummary:
     """Score every video of the dataset whose features stage finished, in batches."""
     from curation.models import StageStatus
+    from curation.services.labels.noise_model import noise_estimates_model_refresh
 
     dataset = Dataset.objects.get(id=dataset_id)
     if run_id is not None:
@@ -299,6 +300,7 @@ def dataset_score(
         if progress:
             progress(min(start + BATCH, len(ids)), len(ids))
     Video.objects.filter(id__in=ids).update(score_status=StageStatus.DONE)
+    noise_estimates_model_refresh(dataset=dataset, run=run)  # new scores: the model's noise estimate
     versions = [zero_shot_version()] + ([run.version] if run else [])
     logger.info("dataset %s: %d scores stored (%s)", dataset.slug, scored, ", ".join(versions))
     return ScoreSummary(scored=scored, versions=versions)
