@@ -1,4 +1,4 @@
-"""Issue 15's acceptance test: a generated dataset whose topics are learnable from each modality
+"""Issues 15 and 16's acceptance test: a generated dataset whose topics are learnable from each modality
 separately (a colour and shape per topic in the frames, a tone per topic in the audio, a word per
 topic in the title), each cue present in 65 % of a topic's videos (no branch alone can pass 0.65
 accuracy), with USV's 21.7 % label noise and one topic made unlearnable. Clips go through the real
@@ -9,12 +9,15 @@ every assertion reads numbers the run computed."""
 import json
 from io import StringIO
 
+import numpy as np
 import pytest
 from django.core.management import call_command
 
-from curation.models import ModelRun, SplitMember, StageStatus, Video, VideoFeature, VideoScore
+from curation.models import ModelRun, NoiseEstimate, SplitMember, StageStatus, Video, VideoFeature, VideoScore
 from curation.services.datasets import dataset_create
+from curation.services.labels.noise_model import model_method
 from curation.services.pipeline import stage_execute
+from ml.active import active_report
 from tests.fixtures.learnable import LearnableSpec, learnable_dataset, learnable_topics_csv
 
 pytestmark = [pytest.mark.models, pytest.mark.django_db]
@@ -138,3 +141,21 @@ def test_each_branch_learns_its_modality_and_the_fusion_beats_them_all(
     assert versions[0].startswith("zero-shot/") and versions[1] == run.version
     assert 0 <= row["scores"][1]["weak_topic_probability"] <= 1
     assert len(row["scores"][1]["top_topics"]) == 5
+
+    # Issue 16 on the same run: scoring ended with the model's noise estimate (calibrated on the
+    # val/test verdicts), and ml.active simulates the verification orders on the stored weak-topic
+    # probabilities and the generator's truth (workers of 60-95 % accuracy, two answers, USV's rule).
+    stored = NoiseEstimate.objects.filter(dataset=dataset, estimator="model", method=model_method(run))
+    whole = stored.get(scope="extrapolation")
+    assert whole.interval == "bootstrap" and whole.low <= whole.rate <= whole.high
+    assert whole.population == len(videos) - len({external_id for external_id, _ in answers})
+    assert stored.filter(scope="topic").count() == len(SPEC.topics) + len(SPEC.unlearnable)
+    ids = sorted(truth)
+    noise = np.array([truth[i]["noise"] for i in ids])
+    p = np.array([by_id[i] for i in ids])
+    report = active_report(noise, p, budget=0.2, trials=200, coverage_budget=0.2, coverage_trials=200)
+    print(json.dumps(report.as_dict(), indent=1))
+    assert report.likely_noise_over_random >= 2.0, report.orders
+    assert report.orders["likely_noise"].answers_to_find < report.orders["random"].answers_to_find
+    assert report.coverage.covered >= 0.9 and report.coverage.covered_rule_rate >= 0.9, report.coverage
+    assert report.coverage.refused == 0

@@ -227,7 +227,7 @@ def scores_compute(*, dataset: Dataset, video_ids: list[int], run: ModelRun | No
     if run is not None:
         model = _models.get(run.id) or _models.setdefault(run.id, _run_model(run))
         modalities = tuple(run.settings["modalities"])
-        result = model.score(table.feature_table(modalities), zero_shot=text_similarity)
+        result = model.score(table.feature_table(modalities), zero_shot=text_similarity, first_stage=False)
         fused = np.where(np.asarray(result.uncovered, bool)[:, None], np.nan, result.fused)
         used = [
             {
