@@ -4,7 +4,7 @@ curation's label endpoints, with its name un-namespaced ("dataset-aggregate").""
 
 from django.urls import path
 
-from annotator import api, api_aggregation, views
+from annotator import api, api_aggregation, api_dashboard, views
 
 app_name = "annotator"
 urlpatterns = [
@@ -24,5 +24,16 @@ dataset_urlpatterns = [
         "datasets/<slug:slug>/aggregate/",
         api_aggregation.DatasetAggregate.as_view(),
         name="dataset-aggregate",
+    ),
+    # The dataset page's sections over annotator data (issue 18; the rest: curation's urls).
+    path(
+        "datasets/<slug:slug>/dashboard/annotation/",
+        api_dashboard.DashboardAnnotation.as_view(),
+        name="dashboard-annotation",
+    ),
+    path(
+        "datasets/<slug:slug>/dashboard/thumbnails/",
+        api_dashboard.DashboardThumbnails.as_view(),
+        name="dashboard-thumbnails",
     ),
 ]

@@ -3,7 +3,7 @@ labels, splits, exports and the baseline models."""
 
 from django.urls import path, re_path
 
-from curation import api, api_exports, api_labels, api_models, api_splits
+from curation import api, api_dashboard, api_exports, api_labels, api_models, api_splits
 
 app_name = "curation"
 urlpatterns = [
@@ -49,6 +49,27 @@ urlpatterns = [
         "datasets/<slug:slug>/learnability/",
         api_models.DatasetLearnability.as_view(),
         name="dataset-learnability",
+    ),
+    # The dataset page's sections (issue 18; annotation and thumbnails: the annotator's urls).
+    path(
+        "datasets/<slug:slug>/dashboard/pipeline/",
+        api_dashboard.DashboardPipeline.as_view(),
+        name="dashboard-pipeline",
+    ),
+    path(
+        "datasets/<slug:slug>/dashboard/quality/",
+        api_dashboard.DashboardQuality.as_view(),
+        name="dashboard-quality",
+    ),
+    path(
+        "datasets/<slug:slug>/dashboard/frames/",
+        api_dashboard.DashboardFrames.as_view(),
+        name="dashboard-frames",
+    ),
+    path(
+        "datasets/<slug:slug>/dashboard/models/",
+        api_dashboard.DashboardModels.as_view(),
+        name="dashboard-models",
     ),
     path("exports/<int:pk>/", api_exports.ExportDetail.as_view(), name="export-detail"),
     path("exports/<int:pk>/files/<path:name>", api_exports.ExportFile.as_view(), name="export-file"),
