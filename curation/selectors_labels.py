@@ -65,10 +65,11 @@ def disputed_list(*, run: AggregationRun) -> list[dict]:
 
 def quality_overview(*, dataset: Dataset) -> dict | None:
     """What the staff quality page shows for one dataset, None when it was never aggregated."""
-    from curation.services.labels.noise import noise_estimate_history, noise_estimate_latest
+    from curation.services.labels.noise import noise_bias, noise_estimate_history, noise_estimate_latest
 
     run = aggregation_run_latest(dataset=dataset)
     latest = noise_estimate_latest(dataset)
+    model = noise_estimate_latest(dataset, estimator="model")
     if run is None and not latest:
         return None
     by_scope: dict[str, list] = {}
@@ -79,7 +80,11 @@ def quality_overview(*, dataset: Dataset) -> dict | None:
     return {
         "dataset": dataset,
         "run": run,
-        "overall": (by_scope.get("dataset") or [None])[0],
+        # The unbiased human rate (key ""): over the random-order videos when a model-driven order
+        # chose some; the biased plain rate is a row of its own, explained by `bias`.
+        "overall": next((e for e in by_scope.get("dataset", []) if e.key == ""), None),
+        "bias": noise_bias(latest),
+        "model_extrapolation": next((e for e in model if e.scope == "extrapolation"), None),
         "macro_topics": by_scope.get("macro_topic", []),
         "topics": by_scope.get("topic", []),
         "splits": by_scope.get("split", []),

@@ -127,6 +127,31 @@ def _models_only_where_marked(request, settings):
     settings.MICROCURATE_MODELS_ENABLED = request.node.get_closest_marker("models") is not None
 
 
+@pytest.fixture(autouse=True)
+def _celery_worker_idle_at_teardown(request):
+    """A test that queued work for the session's worker ends only once the worker is idle: the
+    pipeline goes on past what the test waited for (the model stages after the proxy), and the
+    worker's writes would deadlock with the flush that empties the database after the test."""
+    yield
+    if "celery_worker_process" not in request.fixturenames:
+        return
+    import redis
+
+    from config.celery import app
+
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    deadline = time.monotonic() + 60
+    quiet = 0
+    while quiet < 2 and time.monotonic() < deadline:
+        inspect = app.control.inspect(timeout=1.0)
+        busy = any((inspect.active() or {}).values()) or any((inspect.reserved() or {}).values())
+        prefix = (settings.CELERY_BROKER_TRANSPORT_OPTIONS or {}).get("global_keyprefix", "")
+        queued = sum(broker.llen(prefix + queue) for queue in settings.CELERY_TASK_QUEUES)
+        quiet = 0 if busy or queued else quiet + 1
+        if quiet < 2:
+            time.sleep(0.2)
+
+
 @pytest.fixture(scope="session")
 def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     """A real `celery worker` process on the real broker, reading the test database."""

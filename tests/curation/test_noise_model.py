@@ -149,14 +149,26 @@ def test_a_human_estimate_over_videos_a_model_order_chose_is_marked_biased_and_k
     flagged = [e for e in body["latest"] if e["biased"]]
     assert [(e["scope"], e["key"], e["n"]) for e in flagged] == [("dataset", "biased:likely_noise", 120)]
 
+    # The quality page shows the unbiased rate (80 random-order videos) and says why.
+    from django.test import Client
 
-def test_when_no_video_was_chosen_at_random_there_is_no_unbiased_human_rate(world):
+    page = Client()
+    page.force_login(curator)
+    html = page.get("/quality/").content.decode()
+    assert f"({unbiased.noisy} of 80 judged videos)" in html
+    assert "biased: 40 of 120 judged videos were chosen by likely_noise order" in html
+
+
+def test_when_no_video_was_chosen_at_random_there_is_no_unbiased_human_rate(world, client, curator):
     selection = {world.videos[i].id: "uncertain" for i in world.verified}
     summary = verdicts_aggregate(dataset=world.dataset, rows=world.rows(), method="usv", selection=selection)
     assert [(e.scope, e.key) for e in summary.estimates] == [("dataset", "biased:uncertain")]
     bias = noise_bias(summary.estimates)
     assert bias["random_judged"] == 0
     assert "No video was judged in random order, so there is no unbiased human estimate" in bias["reason"]
+    client.force_login(curator)
+    html = client.get("/quality/").content.decode()
+    assert "no unbiased human estimate" in html and "No verified or noise verdicts yet" not in html
 
 
 def test_accepted_model_verdicts_never_enter_the_human_estimate(world):
