@@ -50,7 +50,8 @@ class NextInput(serializers.Serializer):
 
 class NextTask(WorkerView):
     """Lease the next task (or return one already held that the client has not shown yet).
-    204 when there is no work left."""
+    No task but videos still being processed: 200 with {"task": null, "preparing": {"videos": N,
+    "eta_minutes": M or null}}; 204 when there is no work left at all."""
 
     @extend_schema(request=NextInput, responses={200: dict, 204: None})
     def post(self, request):
@@ -67,7 +68,10 @@ class NextTask(WorkerView):
             exclude=data.validated_data["exclude"],
         )
         if offer is None:
-            return Response(status=status.HTTP_204_NO_CONTENT)
+            preparing = selectors.work_preparing(dataset=dataset)
+            if preparing is None:
+                return Response(status=status.HTTP_204_NO_CONTENT)
+            return Response({"task": None, "preparing": preparing})
         return Response(
             selectors.assignment_payload(assignment=offer.assignment, user=request.user, shown=offer.shown)
         )

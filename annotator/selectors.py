@@ -1,6 +1,8 @@
 """Reads for the API and pages, with their joins inside."""
 
+import math
 from collections import defaultdict
+from datetime import timedelta
 
 from django.db.models import Count, Q, Sum
 from django.urls import reverse
@@ -9,7 +11,8 @@ from django.utils import timezone
 from annotator.media_links import media_token
 from annotator.models import Answer, Assignment, Task, TaskKind
 from annotator.queries.leasing import Shown, assignment_shown, dataset_by_slug
-from curation.models import Dataset, Frame, VideoScore
+from curation.models import Dataset, Frame, StageStatus, Video, VideoScore
+from curation.services.pipeline import STAGES
 
 QUESTIONS = {
     TaskKind.TOPIC: "By watching, listening and reading this video: is its main topic {topic}?",
@@ -83,6 +86,35 @@ def _media_url(user, assignment_id: int, video_id: int, frame_id: int | None = N
 def dataset_for_work(*, slug: str) -> Dataset | None:
     """The dataset a worker asks for work in, with the fields leasing reads (the rest load lazily)."""
     return dataset_by_slug(slug=slug)
+
+
+# The rate behind the estimate: proxies finished over this window (the pipeline's recent pace).
+PREPARING_RATE_WINDOW = timedelta(minutes=10)
+
+
+def work_preparing(*, dataset: Dataset | None) -> dict | None:
+    """When there is no task to hand out: how many videos (of `dataset`, or of every dataset) are
+    still on their way to a playable proxy, which is when their tasks can be served, and about how
+    many minutes that takes at the rate proxies finished over the last ten minutes (None before
+    any did). None when nothing is on its way. Counts only: no model output, safe for a worker."""
+    videos = Video.objects.all() if dataset is None else Video.objects.filter(dataset=dataset)
+    for stage in STAGES:  # a failed stage stops the video for good: it is not coming
+        videos = videos.exclude(**{stage.status_field: StageStatus.FAILED})
+    now = timezone.now()
+    counts = videos.aggregate(
+        waiting=Count("id", filter=Q(proxy_status__in=[StageStatus.PENDING, StageStatus.RUNNING])),
+        # No per-stage finish time is stored: a video's updated_at moves with each later stage too,
+        # so this slightly overcounts recent proxies (the estimate errs short, never absent).
+        recent=Count(
+            "id",
+            filter=Q(proxy_status=StageStatus.DONE, updated_at__gte=now - PREPARING_RATE_WINDOW),
+        ),
+    )
+    if not counts["waiting"]:
+        return None
+    per_minute = counts["recent"] / (PREPARING_RATE_WINDOW.total_seconds() / 60)
+    eta = math.ceil(counts["waiting"] / per_minute) if per_minute else None
+    return {"videos": counts["waiting"], "eta_minutes": eta}
 
 
 def worker_stats(*, worker) -> dict:

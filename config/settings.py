@@ -306,6 +306,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(CELERY_BROKER_DIR / "processed"),
         "control_folder": str(CELERY_BROKER_DIR / "control"),
         "store_processed": False,
+        # Seconds an idle worker waits before looking at the folder again (kombu's default is 1 s,
+        # a second lost between every two stages of the demo).
+        "polling_interval": 0.1,
     }
 elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # Redis hands a message that was never acknowledged (its worker was killed) to another worker
@@ -334,6 +337,21 @@ CELERY_TASK_ROUTES = {
     "curation.tasks.export_run_task": {"queue": "ml"},
     "curation.tasks.pipeline_sweep_task": {"queue": "media"},
 }
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    # The demo's one worker takes its queues in turn (kombu's fair cycle). On one `media` queue a
+    # video's next stage lands behind every probe that ingest queued, so all videos were probed,
+    # then all framed, then all proxied: the first task waited for the last video's frames. With a
+    # queue per media stage the worker takes a video's next stage right after the one that queued
+    # it, and each video reaches its proxy (its tasks) in its turn. (Deployments on Redis run a
+    # worker pool per queue and keep the three queues.)
+    for _stage in ("audio", "frames", "proxy"):
+        _queue = f"media-{_stage}"
+        CELERY_TASK_QUEUES[_queue] = {"exchange": _queue, "routing_key": _queue}
+        CELERY_TASK_ROUTES[f"curation.tasks.video_{_stage}_task"] = {"queue": _queue}
+    CELERY_TASK_QUEUES = {
+        name: CELERY_TASK_QUEUES[name]
+        for name in ("media", "media-audio", "media-frames", "media-proxy", "ocr", "ml")  # stage order
+    }
 # `celery beat` (or `worker -B`) sends the sweeper; one not run within its interval is dropped, so
 # a backed-up queue does not collect sweeps.
 CELERY_BEAT_SCHEDULE = {

@@ -6,7 +6,7 @@ from django.utils.html import format_html
 
 from curation.admin_models import PrelabelFilter, video_prelabels_accept_action
 from curation.errors import CurationError
-from curation.models import Dataset, IngestRun, Publisher, Topic, Video, VideoSubtitle
+from curation.models import Dataset, IngestRun, Publisher, StageStatus, Topic, Video, VideoSubtitle
 from curation.services.ingest import video_ingest_upload
 
 
@@ -154,8 +154,36 @@ class VideoAdmin(admin.ModelAdmin):
     search_fields = ["external_id", "title", "source"]
     list_select_related = ["dataset", "weak_topic"]
     raw_id_fields = ["weak_topic", "publisher", "ingest_run"]
-    readonly_fields = ["created_at", "updated_at", "probed_at", "frames_link", "duplicate_group"]
+    # What ffprobe measured is the probe stage's to write (run it again to change it): a value
+    # typed by hand here would disagree with the file every later stage reads.
+    probe_fields = [
+        "duration",
+        "duration_source",
+        "fps",
+        "width",
+        "height",
+        "rotation",
+        "display_width",
+        "display_height",
+        "has_audio",
+        "video_codec",
+        "audio_codec",
+        "container",
+        "size_bytes",
+        "probed_at",
+    ]
+    readonly_fields = ["created_at", "updated_at", *probe_fields, "frames_link", "duplicate_group"]
     inlines = [VideoSubtitleInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        if obj is None:
+            return fields
+        # The admin asks several times per request and matches the answers by identity: one
+        # player (its link signed for this user) per request.
+        if not hasattr(request, "_video_admin_player"):
+            request._video_admin_player = _proxy_player(request.user)
+        return [request._video_admin_player, *fields]
 
     @admin.display(description="frames")
     def frames_link(self, obj: Video) -> str:
@@ -164,6 +192,25 @@ class VideoAdmin(admin.ModelAdmin):
     @admin.display(description="display size")
     def display_size(self, obj: Video) -> str:
         return f"{obj.display_width}x{obj.display_height}" if obj.display_width else "-"
+
+
+def _proxy_player(user):
+    """The change page's player of the browser-playable copy, through the signed media link staff
+    may follow without holding a task (the original upload is never served)."""
+    from annotator.media_links import media_token  # the one maker of media links
+
+    @admin.display(description="proxy")
+    def proxy(obj: Video) -> str:
+        if obj.proxy_status != StageStatus.DONE:
+            return f"no playable copy yet (proxy stage: {obj.proxy_status})"
+        token = media_token(user_id=user.pk, video_id=obj.id, assignment_id=None)
+        return format_html(
+            '<video class="proxy" src="{}" controls muted playsinline preload="metadata" width="320">'
+            "</video>",
+            reverse("annotator:media", args=[token]),
+        )
+
+    return proxy
 
 
 # Each sub-domain registers its own models.

@@ -14,11 +14,18 @@ $PY manage.py migrate --no-input -v0
 $PY manage.py collectstatic --no-input -v0
 # -B: the worker also runs Celery beat, which sends the sweeper that re-queues stages whose
 # worker died (one beat per deployment; a bigger one runs `celery -A config beat` on its own).
-$PY -m celery -A config worker -B -Q media,ocr,ml --concurrency 1 --loglevel WARNING \
+# The filesystem broker gives each media stage its own queue (config/settings.py), taken in stage
+# order, so each video flows through its stages and its tasks come as soon as its proxy is made.
+$PY -m celery -A config worker -B -Q media,media-audio,media-frames,media-proxy,ocr,ml \
+  --concurrency 1 --loglevel WARNING \
   --without-gossip --without-mingle &
 WORKER=$!
 trap 'kill $WORKER 2>/dev/null || true' EXIT
 $PY manage.py demo_setup ${REAL_CLIPS:+--real-clips "$REAL_CLIPS"}
+# Thumbnail tasks need a video's candidate frames: made as the frames stage finishes, video by video.
+$PY manage.py demo_setup --follow-thumbnails &
+FOLLOWER=$!
+trap 'kill $WORKER $FOLLOWER 2>/dev/null || true' EXIT
 cat <<MSG
 
 MicroCurate is starting on http://127.0.0.1:8000/

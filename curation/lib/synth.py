@@ -59,6 +59,71 @@ def synth_clip(
     return destination
 
 
+def scene_picture(seed: int, *, width: int = 320, height: int = 568) -> np.ndarray:
+    """A sharp, bright RGB picture of its own for every seed: 20-40 random shapes on a two-colour
+    gradient (the frames stage keeps it: not dark, blurry or uniform; two seeds are far apart)."""
+    import cv2  # only the demo and tests draw pictures
+
+    rng = np.random.default_rng(seed)
+    ramp = np.linspace(0, 1, height)[:, None, None]
+    top, bottom = rng.integers(60, 256, 3), rng.integers(60, 256, 3)
+    column = (top * (1 - ramp) + bottom * ramp).astype(np.uint8)
+    img = np.ascontiguousarray(np.broadcast_to(column, (height, width, 3)))
+    for _ in range(int(rng.integers(20, 40))):
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+        shape = int(rng.integers(0, 3))
+        if shape == 0:
+            cv2.circle(img, (x, y), int(rng.integers(8, width // 4)), colour, -1, cv2.LINE_AA)
+        elif shape == 1:
+            corner = (x + int(rng.integers(10, width // 2)), y + int(rng.integers(10, height // 3)))
+            cv2.rectangle(img, (x, y), corner, colour, -1)
+        else:
+            points = np.stack([rng.integers(0, width, 4), rng.integers(0, height, 4)], axis=1)
+            cv2.fillPoly(img, [points.astype(np.int32)], colour, cv2.LINE_AA)
+    return img
+
+
+def scene_clip(
+    destination: Path,
+    *,
+    seed: int,
+    scenes: int = 3,
+    seconds: float = 6.0,
+    width: int = 320,
+    height: int = 568,
+    fps: int = 10,
+    audio: bool = True,
+    text: str = "",
+    ffmpeg: str = "ffmpeg",
+) -> Path:
+    """An H.264 clip of `scenes` pictures of its own (scene_picture of seed * 100 + k), each on
+    screen for an equal share of `seconds`, with `text` on it and a tone whose pitch depends on the
+    seed: unlike test patterns, two seeds never look like re-uploads of one clip, and the frames
+    stage finds one candidate per scene."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    frames = max(scenes, int(round(seconds * fps)))
+    pictures = [scene_picture(seed * 100 + k, width=width, height=height) for k in range(scenes)]
+    data = b"".join(pictures[min(n * scenes // frames, scenes - 1)].tobytes() for n in range(frames))
+    command = [ffmpeg, "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
+               "-r", str(fps), "-i", "pipe:"]  # fmt: skip
+    if audio:
+        command += ["-f", "lavfi", "-i", f"sine=frequency={220 + 20 * (seed % 40)}:duration={seconds}"]
+    if text and Path(FONT).exists():
+        command += [
+            "-vf",
+            f"drawtext=fontfile={FONT}:text='{_escape(text)}':fontsize={max(12, width // 14)}"
+            ":fontcolor=white:box=1:boxcolor=black@0.6:x=(w-text_w)/2:y=h-2*text_h",
+        ]
+    command += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+    if audio:
+        command += ["-c:a", "aac", "-b:a", "64k", "-shortest"]
+    partial = destination.with_name(destination.stem + ".part" + destination.suffix)
+    subprocess.run([*command, str(partial)], input=data, check=True, capture_output=True, timeout=120)
+    partial.replace(destination)
+    return destination
+
+
 def story_clip(
     destination: Path,
     segments: list[tuple[np.ndarray, float]],

@@ -12,9 +12,9 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 
 from curation.lib.probe import VIDEO_DEMUXERS
-from curation.lib.synth import synth_clip
+from curation.lib.synth import scene_clip
 from curation.media_store import demo_folder
-from curation.models import Dataset
+from curation.models import Dataset, StageStatus, Video
 from curation.services.datasets import dataset_create
 from curation.services.taxonomy import usv_taxonomy
 
@@ -73,10 +73,12 @@ def demo_manifest(*, real_clips: Path | None, seconds: float = 6.0) -> Path:
                     }
                 )
     for number, topic in enumerate(usv_taxonomy()):
-        clip = folder / "clips" / f"topic-{number:03d}.mp4"
+        # Version 2: pictures of its own per clip. Version 1 showed one of four test patterns, so the
+        # frames stage saw four groups of re-uploads (and make_split could not honour the ratios)
+        # and each clip kept a single candidate frame (no thumbnail tasks).
+        clip = folder / "clips" / f"topic-{number:03d}-v2.mp4"
         if not clip.exists():
-            synth_clip(clip, seconds=seconds, text=topic.name, audio=number % 4 != 0,
-                       pattern=("testsrc2", "smptebars", "testsrc", "rgbtestsrc")[number % 4])  # fmt: skip
+            demo_clip(clip, number=number, text=topic.name, seconds=seconds)
         rows.append({"video": str(clip), "id": f"generated/{number:03d}", "topic": topic.name,
                      "title": f"All about {topic.name}", "publisher": f"creator-{number % 25}",
                      "followers": 1000 * (number % 25), "clicks": 37 * number})  # fmt: skip
@@ -85,6 +87,12 @@ def demo_manifest(*, real_clips: Path | None, seconds: float = 6.0) -> Path:
         for row in rows:
             out.write(json.dumps(row) + "\n")
     return manifest
+
+
+def demo_clip(destination: Path, *, number: int, text: str, seconds: float = 6.0) -> Path:
+    """Generated clip `number`: three scenes of its own (three candidate frames for a thumbnail
+    task), sound on three clips in four."""
+    return scene_clip(destination, seed=number, scenes=3, seconds=seconds, text=text, audio=number % 4 != 0)
 
 
 def _demo_thumbnail(clip: Path, folder: Path) -> dict:
@@ -107,3 +115,14 @@ def _demo_thumbnail(clip: Path, folder: Path) -> dict:
 def demo_dataset() -> Dataset:
     dataset = Dataset.objects.filter(slug=DEMO_SLUG).first()
     return dataset or dataset_create(slug=DEMO_SLUG, name="USV sample", taxonomy="usv")
+
+
+def demo_frames_coming(dataset: Dataset) -> int:
+    """Videos of the dataset whose frames stage has yet to finish (and still can: nothing before it
+    failed), i.e. whose thumbnail tasks cannot be made yet."""
+    return (
+        Video.objects.filter(dataset=dataset, frames_status__in=[StageStatus.PENDING, StageStatus.RUNNING])
+        .exclude(probe_status=StageStatus.FAILED)
+        .exclude(audio_status=StageStatus.FAILED)
+        .count()
+    )

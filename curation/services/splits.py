@@ -91,6 +91,19 @@ def ratios_check(pairs: Iterable[tuple[str, object]]) -> dict[str, float]:
     return ratios
 
 
+def ratios_achieved(*, sizes: Mapping[str, int], ratios: Mapping[str, float]) -> dict[str, float]:
+    """Each subset's share of the videos placed (3 decimals)."""
+    placed = sum(sizes.get(name, 0) for name in ratios)
+    return {name: round(sizes.get(name, 0) / placed, 3) if placed else 0.0 for name in ratios}
+
+
+def ratios_far(*, achieved: Mapping[str, float], ratios: Mapping[str, float]) -> bool:
+    """Whether some subset is off its asked share by more than 5 points or by half the share (a
+    10 % val subset that came out at 4 %): worth a warning, not a refusal, since groups (publishers,
+    near-duplicates) are indivisible and a small dataset cannot always do better."""
+    return any(abs(achieved.get(name, 0.0) - share) > min(0.05, share / 2) for name, share in ratios.items())
+
+
 def split_get(*, dataset: Dataset, name: str) -> Split:
     split = Split.objects.filter(dataset=dataset, name=name).first()
     if split is None:
@@ -172,6 +185,7 @@ def split_make(
         "blocks": result.blocks,
         "largest_block": result.largest_block,
         "small_topics": [asdict(small) for small in result.small_topics],
+        "achieved_ratios": ratios_achieved(sizes=result.sizes, ratios=ratios),
     }
     with transaction.atomic():
         existing = Split.objects.select_for_update().filter(dataset=dataset, name=name).first()

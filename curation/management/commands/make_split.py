@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from curation.errors import CurationError
 from curation.services.datasets import dataset_get
-from curation.services.splits import split_make
+from curation.services.splits import ratios_far, split_make
 
 
 class Command(BaseCommand):
@@ -49,10 +49,21 @@ class Command(BaseCommand):
         self.stdout.write(noise)
         if stats["unreadable_left_out"]:
             self.stdout.write(f"{stats['unreadable_left_out']} unreadable video(s) (probe failed) left out")
-        for small in stats["small_topics"]:
-            placed = ", ".join(f"{name} {count}" for name, count in small["placed"].items())
+        small = stats["small_topics"]
+        if small:
+            # One line for all of them: a dataset of many small topics would print a screenful.
+            names = ", ".join(repr(topic["topic"]) for topic in small[:10])
+            more = f" and {len(small) - 10} more" if len(small) > 10 else ""
             self.stderr.write(
-                f"topic {small['topic']!r} has {small['items']} video(s), fewer than the {small['needed']} "
-                f"needed for one in every subset: not stratified ({placed})"
+                f"{len(small)} topic(s) have too few videos for one in every subset, so they are not "
+                f"stratified: {names}{more}"
+            )
+        achieved = stats.get("achieved_ratios")
+        if achieved and ratios_far(achieved=achieved, ratios=split.ratios):
+            asked = ", ".join(f"{name} {share:.2f}" for name, share in split.ratios.items())
+            made = ", ".join(f"{name} {share:.2f}" for name, share in achieved.items())
+            self.stderr.write(
+                f"warning: the subsets are far from the ratios asked (asked {asked}; made {made}): "
+                "publishers and near-duplicate groups are never divided"
             )
         self.stdout.write("frozen: it never changes now" if split.is_frozen else "not frozen (freeze_split)")

@@ -4,6 +4,9 @@ MICROCURATE_OCR_MODEL_DIR), downloads disabled, CPU, one reader per process and 
 from __future__ import annotations
 
 import threading
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -106,7 +109,21 @@ def recognise(reader, image: np.ndarray, horizontal: list, free: list) -> list[B
     if not horizontal and not free:
         return []
     height, width = image.shape[:2]
-    results = reader.recognize(
-        image, horizontal_list=horizontal, free_list=free, batch_size=max(1, len(horizontal) + len(free))
-    )
+    with quiet_cpu_dataloader():
+        results = reader.recognize(
+            image, horizontal_list=horizontal, free_list=free, batch_size=max(1, len(horizontal) + len(free))
+        )
     return [_to_box(points, text, confidence, width, height) for points, text, confidence in results]
+
+
+# EasyOCR's recogniser builds a torch DataLoader with pin_memory=True whatever the device; on a
+# machine without an accelerator torch warns about it on every call, one log line per OCR'd video
+# that says nothing we can act on. Only that warning is silenced; every other one still shows.
+PIN_MEMORY_WARNING = r".*'pin_memory' argument is set as true but no accelerator is found.*"
+
+
+@contextmanager
+def quiet_cpu_dataloader() -> Iterator[None]:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=PIN_MEMORY_WARNING, category=UserWarning)
+        yield

@@ -1,5 +1,6 @@
 // The task page: keyboard-first, one task on screen and the next one already fetched.
 // Every piece of user text goes through textContent, never innerHTML.
+import { FRAME_KEYS, frameForKey, noTaskMessage } from "./annotate_text.js";
 
 const root = document.getElementById("annotate");
 const base = root.dataset.api.replace(/next\/$/, "");
@@ -44,7 +45,14 @@ function say(text, isError = false) {
 
 async function fetchNext() {
   const exclude = [current, upcoming].filter(Boolean).map((task) => task.id);
-  return call("next/", { ...filters, exclude });
+  const data = await call("next/", { ...filters, exclude });
+  // No task, but videos still being processed: {"task": null, "preparing": {...}}.
+  if (data && data.task === null) {
+    preparing = data.preparing;
+    return null;
+  }
+  if (!data) preparing = null;
+  return data;
 }
 
 function preload(task) {
@@ -53,12 +61,30 @@ function preload(task) {
   for (const frame of task.frames) new Image().src = frame.url;
 }
 
+let preparing = null; // the server's {videos, eta_minutes} when it had no task but work is coming
+let waiting = null;
+
+function waitForPrepared() {
+  if (waiting) return;
+  waiting = setTimeout(async () => {
+    waiting = null;
+    if (current) return;
+    try {
+      show(await fetchNext());
+      if (current) refill();
+    } catch (error) {
+      say(error.message, true);
+    }
+  }, 15000);
+}
+
 function show(task) {
   current = task;
   if (!task) {
     $("task").hidden = true;
     player.removeAttribute("src");
-    say("No more tasks for now. Thank you! Reload the page later to check for new work.");
+    say(noTaskMessage(preparing));
+    if (preparing) waitForPrepared();
     return;
   }
   say("");
@@ -73,7 +99,7 @@ function show(task) {
   const grid = $("grid");
   grid.hidden = task.kind !== "thumbnail";
   grid.replaceChildren(
-    ...task.frames.map((frame) => {
+    ...task.frames.map((frame, index) => {
       const button = document.createElement("button");
       button.type = "button";
       button.className = "frame";
@@ -82,7 +108,7 @@ function show(task) {
       image.src = frame.url;
       image.alt = `Frame ${frame.number}`;
       const label = document.createElement("kbd");
-      label.textContent = String(frame.number);
+      label.textContent = (FRAME_KEYS[index] || "").toUpperCase();
       button.append(image, label);
       button.addEventListener("click", () => answer({ frame: frame.id }));
       return button;
@@ -180,8 +206,8 @@ document.addEventListener("keydown", (event) => {
   if (!current) return;
   if (current.kind === "topic" && { y: "yes", n: "no", u: "unsure" }[key]) {
     answer({ choice: { y: "yes", n: "no", u: "unsure" }[key] });
-  } else if (current.kind === "thumbnail" && /^[1-9]$/.test(key)) {
-    const frame = current.frames[Number(key) - 1];
+  } else if (current.kind === "thumbnail") {
+    const frame = frameForKey(current.frames, key);
     if (frame) answer({ frame: frame.id });
   }
 });
