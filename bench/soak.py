@@ -83,7 +83,8 @@ def _crowdworker(port: int, slug: str, token: str, stop_at: float, seed: int) ->
 
     while time.monotonic() < stop_at:
         got = call("next", f"{API}/next/", {"dataset": slug}, (200, 204))
-        if got is None or got[0] == 204:
+        # 204: no work; 200 with "task": null: work is being prepared (videos still processing).
+        if got is None or got[0] == 204 or got[1].get("task", True) is None:
             seen["no_work"] += got is not None
             time.sleep(0.5)
             continue
