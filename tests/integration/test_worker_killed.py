@@ -129,12 +129,8 @@ def wait_until(predicate, seconds: float, workers: Workers, what: str) -> None:
 
 
 def all_finished() -> bool:
-    return not Video.objects.exclude(
-        probe_status__in=FINISHED,
-        frames_status__in=FINISHED,
-        proxy_status__in=FINISHED,
-        ocr_status__in=FINISHED,
-    ).exists()
+    """Every stage of every video finished (the model stages after OCR too: their claims are rows)."""
+    return not Video.objects.exclude(**{f"{stage.status_field}__in": FINISHED for stage in STAGES}).exists()
 
 
 def files_under(folder: Path, pattern: str) -> set[Path]:
