@@ -54,7 +54,7 @@ def _softmax(scores: np.ndarray, temperature: float = 1.0) -> np.ndarray:
 
 # --- zero-shot -------------------------------------------------------------------------------
 
-_centroid_cache: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+_centroid_cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 _centroid_lock = threading.Lock()
 
 
@@ -68,7 +68,7 @@ def _verified_visual(dataset: Dataset, topic_ids: list[int]) -> tuple[np.ndarray
     with _centroid_lock:
         cached = _centroid_cache.get(key)
         if cached is not None:
-            return cached[0], cached[1]
+            return cached
     verified = [v for v, yes in verified_topics(dataset, None).items() if yes]
     column = {topic_id: i for i, topic_id in enumerate(topic_ids)}
     weak = dict(Video.objects.filter(id__in=verified).values_list("id", "weak_topic_id"))
@@ -78,7 +78,7 @@ def _verified_visual(dataset: Dataset, topic_ids: list[int]) -> tuple[np.ndarray
     vectors = table.branches["visual"][keep]
     labels = np.array([column[weak[v]] for v, k in zip(ids, keep, strict=True) if k], dtype=np.int64)
     with _centroid_lock:
-        _centroid_cache[key] = (vectors, labels, np.zeros(0))
+        _centroid_cache[key] = (vectors, labels)
     return vectors, labels
 
 
