@@ -215,6 +215,7 @@ def scores_compute(*, dataset: Dataset, video_ids: list[int], run: ModelRun | No
     weak = dict(Video.objects.filter(id__in=video_ids).values_list("id", "weak_topic_id"))
     thumbs = thumbnail_scores(video_ids)
     topic_ids, names, similarity, text_similarity = zero_shot_scores(dataset, table)
+    named = dict(zip(topic_ids, names, strict=True))  # the dataset's topics, for a run's columns
     used = [
         {"used": [b for b in ("text", "visual") if table.present[b][r]], "missing": table.missing[r]}
         for r in range(len(video_ids))
@@ -237,19 +238,12 @@ def scores_compute(*, dataset: Dataset, video_ids: list[int], run: ModelRun | No
             for r in range(len(video_ids))
         ]
         rows += _rows(
-            table=table, weak=weak, topic_ids=run.topics, names=_names(run.topics), probs=fused,
-            version=run.version, run=run, branches_used=used, thumbs=thumbs,
+            table=table, weak=weak, topic_ids=run.topics, probs=fused, version=run.version,
+            names=[named.get(t, "") for t in run.topics], run=run, branches_used=used, thumbs=thumbs,
         )  # fmt: skip
     with transaction.atomic():
         _store(rows)
     return len(rows)
-
-
-def _names(topic_ids: list[int]) -> list[str]:
-    from curation.models import Topic
-
-    names = dict(Topic.objects.filter(id__in=topic_ids).values_list("id", "name"))
-    return [names.get(t, "") for t in topic_ids]
 
 
 def model_run_latest(dataset: Dataset) -> ModelRun | None:
