@@ -23,7 +23,9 @@ from annotator.services.creation import task_make_gold, tasks_create
 from annotator.services.quality import annotator_quality, annotator_set_excluded, annotator_set_paused
 from annotator.throttles import SubmitThrottle
 from config.json_parser import BoundedJSONParser
-from curation.models import Dataset
+from curation.models import ActionKind, Dataset
+from curation.selectors_actions import action_json
+from curation.services.actions import action_run
 
 # The crowdworker check comes with the token look-up (one statement instead of two); browsers
 # sign in with their session, CSRF enforced.
@@ -138,8 +140,14 @@ class DatasetTasks(APIView):
         dataset = get_object_or_404(Dataset, slug=slug)
         data = CreateTasksInput(data=request.data)
         data.is_valid(raise_exception=True)
-        summary = tasks_create(dataset=dataset, **data.validated_data)
-        return Response({**summary.__dict__, "message": str(summary)}, status=status.HTTP_201_CREATED)
+        values = data.validated_data
+        with action_run(
+            dataset=dataset, kind=ActionKind.CREATE_TASKS, user=request.user, params=values
+        ) as run:
+            summary = tasks_create(dataset=dataset, **values)
+            run.done(message=str(summary), result=dict(summary.__dict__))
+        body = {**summary.__dict__, "message": str(summary), "action": action_json(run.action)}
+        return Response(body, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=dict)
     def get(self, request, slug: str):

@@ -13,7 +13,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator.services.aggregation import dataset_aggregate
-from curation.models import Dataset
+from curation.api_actions import ActionOutput
+from curation.models import ActionKind, Dataset
+from curation.selectors_actions import action_json
+from curation.services.actions import action_run
 
 
 class AggregateInput(serializers.Serializer):
@@ -37,14 +40,23 @@ class AggregateOutput(serializers.Serializer):
     message = serializers.CharField()
 
 
+class AggregateActionOutput(AggregateOutput):
+    action = ActionOutput()
+
+
 class DatasetAggregate(APIView):
     permission_classes = [IsAdminUser]
 
-    @extend_schema(request=AggregateInput, responses={201: AggregateOutput})
+    @extend_schema(request=AggregateInput, responses={201: AggregateActionOutput})
     def post(self, request, slug: str):
         dataset = get_object_or_404(Dataset, slug=slug)
         data = AggregateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        summary = dataset_aggregate(dataset=dataset, method=data.validated_data["method"])
-        data = {**summary.__dict__, "estimates": len(summary.estimates), "message": str(summary)}
-        return Response(AggregateOutput(data).data, status=status.HTTP_201_CREATED)
+        values = data.validated_data
+        with action_run(dataset=dataset, kind=ActionKind.AGGREGATE, user=request.user, params=values) as run:
+            summary = dataset_aggregate(dataset=dataset, method=values["method"])
+            body = AggregateOutput(
+                {**summary.__dict__, "estimates": len(summary.estimates), "message": str(summary)}
+            ).data
+            run.done(message=str(summary), result={k: v for k, v in body.items() if k != "message"})
+        return Response({**body, "action": action_json(run.action)}, status=status.HTTP_201_CREATED)

@@ -3,7 +3,8 @@ errors and never know about HTTP; views do not catch them. It lives in config be
 the errors of every app and config may import them all (frontend -> annotator -> curation).
 
 - A domain error answers `{"detail": <its message>}` with the status of the nearest class in
-  STATUS (its own, else a base's).
+  STATUS (its own, else a base's), plus what its `response_extra()` adds, if it has one (a
+  running action refused as a second start carries the running action).
 - While PostgreSQL cannot be reached (a restart, a failover) every request fails the same way,
   and the client can do nothing about it but try again: 503 with Retry-After, never a 500 that
   reads as a bug. The DRF handler answers it for API views; the middleware for everything else
@@ -28,6 +29,8 @@ from annotator.errors import (
     WorkerPaused,
 )
 from curation.errors import CurationError, DatasetNotFound, ModelNotFound
+from curation.selectors_actions import ActionNotFound
+from curation.services.actions import ActionRunning
 from curation.services.exports import ExportFileNotFound
 from curation.services.splits import SplitNotFound
 
@@ -39,6 +42,9 @@ STATUS: dict[type[Exception], int] = {
     SplitNotFound: 404,
     ModelNotFound: 404,
     ExportFileNotFound: 404,
+    ActionNotFound: 404,
+    # A second click on a running action: the running one comes with the answer.
+    ActionRunning: 409,
     AnnotationError: 400,
     # The assignment does not exist or is leased to someone else: both look the same.
     NotYourAssignment: 404,
@@ -86,7 +92,8 @@ def api_exception_handler(exc: Exception, context: dict) -> HttpResponse | None:
     status = error_status(exc)
     if status is not None:
         set_rollback()
-        return Response({"detail": str(exc)}, status=status)
+        extra = exc.response_extra() if hasattr(exc, "response_extra") else {}
+        return Response({"detail": str(exc), **extra}, status=status)
     return drf_exception_handler(exc, context)
 
 

@@ -11,7 +11,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from curation import selectors
-from curation.models import Dataset, StageStatus, Video
+from curation.api_actions import ActionOutput
+from curation.models import ActionKind, Dataset, StageStatus, Video
+from curation.selectors_actions import action_json
+from curation.services.actions import action_run
 from curation.services.datasets import dataset_create
 from curation.services.ingest import video_ingest_upload
 from curation.services.ocr import subtitle_render
@@ -86,22 +89,31 @@ class IngestOutput(serializers.Serializer):
     errors = RowErrorOutput(many=True)
 
 
+class IngestResponse(IngestOutput):
+    action = ActionOutput()
+
+
+ERRORS_KEPT = 20  # rejected rows an ingest action keeps (the response lists them all)
+
+
 class DatasetIngest(APIView):
     """Upload a JSONL or CSV manifest; relative paths in it start at MEDIA_ROOT."""
 
     permission_classes = [IsAdminUser]
     parser_classes = [MultiPartParser, FormParser]
 
-    @extend_schema(request={"multipart/form-data": IngestInput}, responses=IngestOutput)
+    @extend_schema(request={"multipart/form-data": IngestInput}, responses=IngestResponse)
     def post(self, request, slug: str):
         dataset = get_object_or_404(Dataset, slug=slug)
         data = IngestInput(data=request.data)
         data.is_valid(raise_exception=True)
-        upload = data.validated_data["manifest"]
-        summary = video_ingest_upload(
-            dataset=dataset, upload=upload, pipeline=data.validated_data["pipeline"]
-        )
-        return Response(IngestOutput(summary).data)
+        upload, pipeline = data.validated_data["manifest"], data.validated_data["pipeline"]
+        params = {"manifest": upload.name, "pipeline": pipeline}
+        with action_run(dataset=dataset, kind=ActionKind.INGEST, user=request.user, params=params) as run:
+            summary = video_ingest_upload(dataset=dataset, upload=upload, pipeline=pipeline)
+            body = IngestOutput(summary).data
+            run.done(message=str(summary), result={**body, "errors": body["errors"][:ERRORS_KEPT]})
+        return Response({**body, "action": action_json(run.action)})
 
 
 class VideoOutput(serializers.ModelSerializer):

@@ -1,15 +1,18 @@
 """REST endpoints for exports (staff only): request one, follow it, download its files."""
 
+from django.db import transaction
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
-from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from curation.models import Dataset, ExportFormat, ExportJob
+from curation.api_actions import ActionOutput
+from curation.models import ActionKind, Dataset, ExportFormat, ExportJob
+from curation.selectors_actions import action_json, export_file_urls
+from curation.services.actions import action_run
 from curation.services.exports import export_file_get, export_request
 
 
@@ -32,26 +35,34 @@ class ExportJobOutput(serializers.ModelSerializer):
         ]  # fmt: skip
 
     def get_files(self, job: ExportJob) -> list[str]:
-        if job.status != ExportJob.Status.DONE:
-            return []
         request = self.context.get("request")
-        names = ["manifest.json", *job.manifest.get("files", {})]
-        urls = [reverse("curation:export-file", args=[job.id, name]) for name in names]
+        urls = export_file_urls(job)
         return [request.build_absolute_uri(url) for url in urls] if request else urls
+
+
+class ExportActionOutput(ExportJobOutput):
+    action = ActionOutput()
+
+    class Meta(ExportJobOutput.Meta):
+        fields = [*ExportJobOutput.Meta.fields, "action"]
 
 
 class ExportCreate(APIView):
     permission_classes = [IsAdminUser]
 
-    @extend_schema(request=ExportRequestInput, responses={202: ExportJobOutput})
+    @extend_schema(request=ExportRequestInput, responses={202: ExportActionOutput})
     def post(self, request, slug: str):
         dataset = get_object_or_404(Dataset, slug=slug)
         data = ExportRequestInput(data=request.data)
         data.is_valid(raise_exception=True)
-        job = export_request(dataset=dataset, user=request.user, **data.validated_data)
-        return Response(
-            ExportJobOutput(job, context={"request": request}).data, status=status.HTTP_202_ACCEPTED
-        )
+        values = data.validated_data
+        with action_run(dataset=dataset, kind=ActionKind.EXPORT, user=request.user, params=values) as run:
+            # One transaction: the job is queued once the action follows it, so its end finds it.
+            with transaction.atomic():
+                job = export_request(dataset=dataset, user=request.user, **values)
+                run.link(export_job=job, message=f"{job.format} export {job.status}")
+        body = ExportJobOutput(job, context={"request": request}).data
+        return Response({**body, "action": action_json(run.action)}, status=status.HTTP_202_ACCEPTED)
 
 
 class ExportDetail(APIView):

@@ -4,6 +4,7 @@ per-topic learnability."""
 
 from dataclasses import asdict
 
+from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -12,8 +13,11 @@ from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from curation.api_actions import ActionOutput
 from curation.errors import ModelNotFound
-from curation.models import ModelRun, Video, VideoScore
+from curation.models import ActionKind, ModelRun, Video, VideoScore
+from curation.selectors_actions import action_json
+from curation.services.actions import action_run
 from curation.services.datasets import dataset_get
 from curation.services.modelling import model_run_create, model_run_enqueue, prelabel_list, prelabels_accept
 from curation.services.modelling.learnability import learnability
@@ -35,6 +39,18 @@ class ModelRunOutput(serializers.ModelSerializer):
             "id", "dataset", "split", "version", "status", "progress", "stage", "settings", "metrics",
             "train_seconds", "error", "created_at", "started_at", "finished_at",
         ]  # fmt: skip
+
+
+class ModelRunActionOutput(ModelRunOutput):
+    action = ActionOutput()
+
+    class Meta(ModelRunOutput.Meta):
+        fields = [*ModelRunOutput.Meta.fields, "action"]
+
+
+class ScoreOutput(serializers.Serializer):
+    detail = serializers.CharField()
+    action = ActionOutput()
 
 
 class ScoreRequestInput(serializers.Serializer):
@@ -62,17 +78,23 @@ class ModelRunListCreate(APIView):
         runs = ModelRun.objects.filter(dataset=dataset_get(slug=slug)).select_related("dataset", "split")
         return Response(ModelRunOutput(runs.defer("state"), many=True).data)
 
-    @extend_schema(request=ModelRunInput, responses={202: ModelRunOutput})
+    @extend_schema(request=ModelRunInput, responses={202: ModelRunActionOutput})
     def post(self, request, slug: str):
         data = ModelRunInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        run = model_run_create(
-            dataset=dataset_get(slug=slug), split_name=values["split"], modalities=values["modalities"],
-            fusion=values["fusion"], user=request.user,
-        )  # fmt: skip
-        model_run_enqueue(run=run)
-        return Response(ModelRunOutput(run).data, status=status.HTTP_202_ACCEPTED)
+        dataset = dataset_get(slug=slug)
+        with action_run(dataset=dataset, kind=ActionKind.TRAIN, user=request.user, params=values) as action:
+            # One transaction: the training is queued once the action follows it.
+            with transaction.atomic():
+                run = model_run_create(
+                    dataset=dataset, split_name=values["split"], modalities=values["modalities"],
+                    fusion=values["fusion"], user=request.user,
+                )  # fmt: skip
+                action.link(model_run=run, message=f"training {run.version} queued")
+                model_run_enqueue(run=run)
+        body = ModelRunOutput(run).data
+        return Response({**body, "action": action_json(action.action)}, status=status.HTTP_202_ACCEPTED)
 
 
 class ModelRunDetail(APIView):
@@ -89,7 +111,7 @@ class ModelRunDetail(APIView):
 class DatasetScore(APIView):
     permission_classes = [IsAdminUser]
 
-    @extend_schema(request=ScoreRequestInput, responses={202: None})
+    @extend_schema(request=ScoreRequestInput, responses={202: ScoreOutput})
     def post(self, request, slug: str):
         from curation import tasks
 
@@ -97,13 +119,18 @@ class DatasetScore(APIView):
         data.is_valid(raise_exception=True)
         dataset = dataset_get(slug=slug)
         run_id = data.validated_data["model"]
-        if (
-            run_id is not None
-            and not ModelRun.objects.filter(id=run_id, dataset=dataset, status="done").exists()
-        ):
-            raise ModelNotFound(f"dataset {dataset.slug} has no finished model run {run_id}")
-        tasks.dataset_score_task.delay_on_commit(dataset.id, run_id)
-        return Response({"detail": f"scoring of {dataset.slug} queued"}, status=status.HTTP_202_ACCEPTED)
+        params = data.validated_data
+        with action_run(dataset=dataset, kind=ActionKind.SCORE, user=request.user, params=params) as action:
+            if (
+                run_id is not None
+                and not ModelRun.objects.filter(id=run_id, dataset=dataset, status="done").exists()
+            ):
+                raise ModelNotFound(f"dataset {dataset.slug} has no finished model run {run_id}")
+            # The action stays running until the job ends it (services/actions.score_action_run).
+            tasks.dataset_score_task.delay_on_commit(dataset.id, run_id, action.action.id)
+            action.link(message=f"scoring of {dataset.slug} queued")
+        body = {"detail": f"scoring of {dataset.slug} queued", "action": action_json(action.action)}
+        return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
 class VideoScores(APIView):

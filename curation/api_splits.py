@@ -7,7 +7,10 @@ from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from curation.models import Split
+from curation.api_actions import ActionOutput
+from curation.models import ActionKind, Split
+from curation.selectors_actions import action_json
+from curation.services.actions import action_run
 from curation.services.datasets import dataset_get
 from curation.services.splits import split_compare, split_freeze, split_get, split_make
 
@@ -35,6 +38,24 @@ class SplitMakeInput(serializers.Serializer):
     replace = serializers.BooleanField(default=False)
 
 
+class SplitActionOutput(SplitOutput):
+    action = ActionOutput()
+
+    class Meta(SplitOutput.Meta):
+        fields = [*SplitOutput.Meta.fields, "action"]
+
+
+def _split_done(run, split: Split, verb: str) -> dict:
+    """The split's JSON, also kept as the action's result."""
+    body = SplitOutput(split).data
+    sizes = ", ".join(f"{name} {n}" for name, n in split.sizes.items())
+    run.done(
+        message=f"split {split.name} {verb}{f': {sizes}' if sizes else ''}",
+        result={**body, "split": split.name},
+    )
+    return body
+
+
 class SplitDiffOutput(serializers.Serializer):
     old = serializers.CharField()
     new = serializers.CharField()
@@ -54,23 +75,25 @@ class SplitListMake(APIView):
             SplitOutput(Split.objects.filter(dataset=dataset).select_related("dataset"), many=True).data
         )
 
-    @extend_schema(request=SplitMakeInput, responses={201: SplitOutput})
+    @extend_schema(request=SplitMakeInput, responses={201: SplitActionOutput})
     def post(self, request, slug: str):
         data = SplitMakeInput(data=request.data)
         data.is_valid(raise_exception=True)
         dataset = dataset_get(slug=slug)
         values = data.validated_data
-        split = split_make(
-            dataset=dataset,
-            name=values["name"],
-            ratios=values["ratios"],
-            seed=values["seed"],
-            verdict_method=values["method"],
-            freeze=values["freeze"],
-            replace=values["replace"],
-            user=request.user,
-        )
-        return Response(SplitOutput(split).data, status=status.HTTP_201_CREATED)
+        with action_run(dataset=dataset, kind=ActionKind.MAKE_SPLIT, user=request.user, params=values) as run:
+            split = split_make(
+                dataset=dataset,
+                name=values["name"],
+                ratios=values["ratios"],
+                seed=values["seed"],
+                verdict_method=values["method"],
+                freeze=values["freeze"],
+                replace=values["replace"],
+                user=request.user,
+            )
+            body = _split_done(run, split, "frozen" if split.is_frozen else "made")
+        return Response({**body, "action": action_json(run.action)}, status=status.HTTP_201_CREATED)
 
 
 class SplitDetail(APIView):
@@ -85,10 +108,16 @@ class SplitDetail(APIView):
 class SplitFreeze(APIView):
     permission_classes = [IsAdminUser]
 
-    @extend_schema(request=None, responses=SplitOutput)
+    @extend_schema(request=None, responses=SplitActionOutput)
     def post(self, request, slug: str, name: str):
-        split = split_freeze(split=split_get(dataset=dataset_get(slug=slug), name=name))
-        return Response(SplitOutput(split).data)
+        dataset = dataset_get(slug=slug)
+        params = {"split": name}
+        with action_run(
+            dataset=dataset, kind=ActionKind.FREEZE_SPLIT, user=request.user, params=params
+        ) as run:
+            split = split_freeze(split=split_get(dataset=dataset, name=name))
+            body = _split_done(run, split, "frozen")
+        return Response({**body, "action": action_json(run.action)})
 
 
 class SplitDiff(APIView):

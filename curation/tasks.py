@@ -7,7 +7,7 @@ from django.conf import settings
 import config.celery  # noqa: F401 (the app these tasks are sent through and run by)
 from curation.errors import TransientStageError
 from curation.models import StageStatus
-from curation.services import exports, modelling, pipeline
+from curation.services import actions, exports, modelling, pipeline
 from curation.services.pipeline import recovery as pipeline_recovery
 
 MAX_RETRIES = 3
@@ -96,7 +96,10 @@ def pipeline_sweep_task() -> dict:
 # RUNNING and leave it, and the next request for it takes over once its heartbeat is stale.
 @shared_task
 def export_run_task(job_id: int) -> str:
-    return exports.export_run(job_id=job_id).status
+    try:
+        return exports.export_run(job_id=job_id).status
+    finally:  # the dataset page's action that asked for it ends with it, whatever the outcome
+        actions.actions_job_ended(export_job_id=job_id)
 
 
 # No acks_late: training runs for minutes and is not idempotent; a run lost with its worker stays
@@ -106,9 +109,15 @@ def export_run_task(job_id: int) -> str:
     time_limit=settings.MICROCURATE_TRAIN_TIME_LIMIT + settings.MICROCURATE_STAGE_KILL_GRACE,
 )
 def model_run_train_task(run_id: int) -> str:
-    return modelling.model_run_train(run_id=run_id).status
+    try:
+        return modelling.model_run_train(run_id=run_id).status
+    finally:
+        actions.actions_job_ended(model_run_id=run_id)
 
 
+# With an action (the dataset page's score button), the action records the run and its progress.
 @shared_task
-def dataset_score_task(dataset_id: int, run_id: int | None = None) -> int:
+def dataset_score_task(dataset_id: int, run_id: int | None = None, action_id: int | None = None) -> int:
+    if action_id is not None:
+        return actions.score_action_run(action_id=action_id, run_id=run_id)
     return modelling.dataset_score(dataset_id=dataset_id, run_id=run_id).scored

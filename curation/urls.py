@@ -3,7 +3,7 @@ labels, splits, exports and the baseline models."""
 
 from django.urls import path, re_path
 
-from curation import api, api_dashboard, api_exports, api_labels, api_models, api_splits
+from curation import api, api_actions, api_dashboard, api_exports, api_labels, api_models, api_splits
 
 app_name = "curation"
 urlpatterns = [
@@ -71,6 +71,10 @@ urlpatterns = [
         api_dashboard.DashboardModels.as_view(),
         name="dashboard-models",
     ),
+    # The dataset page's actions (issue 18): what runs and ran, and the retry of failed stages.
+    path("datasets/<slug:slug>/actions/", api_actions.DatasetActions.as_view(), name="dataset-actions"),
+    path("actions/<int:pk>/", api_actions.ActionDetail.as_view(), name="action-detail"),
+    path("datasets/<slug:slug>/pipeline/retry/", api_actions.PipelineRetry.as_view(), name="pipeline-retry"),
     path("exports/<int:pk>/", api_exports.ExportDetail.as_view(), name="export-detail"),
     path("exports/<int:pk>/files/<path:name>", api_exports.ExportFile.as_view(), name="export-file"),
 ]

@@ -1,7 +1,8 @@
 """The curation app's models, split by sub-domain: media (datasets, videos, frames, subtitles),
-labels (answers, verdicts, noise estimates), releases (splits, exports) and modelling
-(features, model runs, scores)."""
+labels (answers, verdicts, noise estimates), releases (splits, exports), modelling
+(features, model runs, scores) and actions (what the dataset page's buttons started)."""
 
+from curation.models.actions import ActionKind, DatasetAction
 from curation.models.labels import (
     AggregationMethod,
     AggregationRun,
@@ -35,9 +36,11 @@ __all__ = [
     "FEATURE_DIMS",
     "SOURCE_MAX_LENGTH",
     "TITLE_MAX_LENGTH",
+    "ActionKind",
     "AggregationMethod",
     "AggregationRun",
     "Dataset",
+    "DatasetAction",
     "DuplicateGroup",
     "ExportFormat",
     "ExportJob",

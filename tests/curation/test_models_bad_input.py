@@ -182,7 +182,9 @@ def test_training_is_a_staff_only_background_job_and_one_runs_at_a_time(
     assert queued.status_code == 202, queued.content
     assert queued.json()["status"] == "queued" and queued.json()["settings"]["fusion"] == "fitted"
     again = client.post(url, {"split": "v1"}, content_type="application/json")
-    assert again.status_code == 400 and "already queued" in again.json()["detail"]
+    # A second click while the first training runs: 409 with the running action (issue 18).
+    assert again.status_code == 409 and again.json()["detail"].startswith("train is already running on")
+    assert again.json()["action"]["links"]["model_run"] == f"/api/v1/model-runs/{queued.json()['id']}/"
     assert (
         client.get(f"/api/v1/model-runs/{queued.json()['id']}/").json()["version"] == queued.json()["version"]
     )

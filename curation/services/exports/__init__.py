@@ -9,6 +9,7 @@ from curation.services.exports.jobs import (
     ExportFileNotFound,
     export_enqueue,
     export_file_get,
+    export_is_stale,
     export_request,
     export_run,
     exports_root,
@@ -16,5 +17,5 @@ from curation.services.exports.jobs import (
 
 __all__ = [
     "FORMATS", "STALE_AFTER", "ExportError", "ExportFileNotFound", "export_enqueue", "export_file_get",
-    "export_request", "export_run", "exports_root",
+    "export_is_stale", "export_request", "export_run", "exports_root",
 ]  # fmt: skip

@@ -90,7 +90,7 @@ def export_request(
                 # The partial unique constraint (PostgreSQL): another request inserted its job
                 # between our read and our insert. Read it; it may even have finished: try again.
                 continue
-        elif not (enqueue and _is_stale(job)):
+        elif not (enqueue and export_is_stale(job)):
             return job  # queued or running: the same job, not a second one
         if enqueue:
             export_enqueue(job_id=job.id)
@@ -138,7 +138,8 @@ def _has_size(path: Path, size: int) -> bool:
         return False
 
 
-def _is_stale(job: ExportJob) -> bool:
+def export_is_stale(job: ExportJob) -> bool:
+    """A RUNNING job whose heartbeat stopped: its worker died, and the next request takes it over."""
     if job.status != ExportJob.Status.RUNNING:
         return False
     return job.heartbeat_at is None or job.heartbeat_at < timezone.now() - STALE_AFTER

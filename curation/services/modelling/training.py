@@ -38,7 +38,7 @@ def _modalities(raw) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _lost_runs_fail(dataset: Dataset) -> None:
+def model_runs_lost_fail(*, dataset: Dataset) -> None:
     """A run RUNNING past the task's hard time limit lost its worker: fail it, so it does not hold
     the dataset's one active training for ever."""
     limit = settings.MICROCURATE_TRAIN_TIME_LIMIT + settings.MICROCURATE_STAGE_KILL_GRACE
@@ -67,7 +67,7 @@ def model_run_create(
             f"split {split.name} of {dataset.slug} is not frozen: training on an unfrozen split is refused "
             f"(freeze it first: manage.py freeze_split --dataset {dataset.slug} --name {split.name})"
         )
-    _lost_runs_fail(dataset)
+    model_runs_lost_fail(dataset=dataset)
     number = ModelRun.objects.filter(dataset=dataset).count() + 1
     try:
         with transaction.atomic():

@@ -256,16 +256,19 @@ def pipeline_start(*, video_ids: Iterable[int], mode: str) -> None:
 
 
 @transaction.atomic
-def pipeline_reset(*, dataset_id: int, stage_name: str, statuses: Iterable[str]) -> list[int]:
+def pipeline_reset(
+    *, dataset_id: int, stage_name: str, statuses: Iterable[str], video_ids: Iterable[int] | None = None
+) -> list[int]:
     """Put videos whose stage is in `statuses` (e.g. failed, or done to run it again) back to
     pending, as a fresh start (their count of lost runs too); returns their ids so the caller can
-    start them. Running ones: see pipeline_recovery.pipeline_reset_stale."""
+    start them. `video_ids`: only those of them. Running ones: see pipeline_recovery.pipeline_reset_stale."""
     stage = stage_get(stage_name)
-    ids = list(
-        Video.objects.select_for_update()
-        .filter(dataset_id=dataset_id, **{f"{stage.status_field}__in": list(statuses)})
-        .values_list("id", flat=True)
+    videos = Video.objects.select_for_update().filter(
+        dataset_id=dataset_id, **{f"{stage.status_field}__in": list(statuses)}
     )
+    if video_ids is not None:
+        videos = videos.filter(id__in=list(video_ids))
+    ids = list(videos.values_list("id", flat=True))
     Video.objects.filter(id__in=ids).update(**{stage.status_field: StageStatus.PENDING})
     StageClaim.objects.filter(video_id__in=ids, stage=stage.name).delete()
     return ids
