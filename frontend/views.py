@@ -9,6 +9,7 @@ from annotator.models import TaskKind
 from annotator.permissions import is_crowdworker
 from annotator.services.quality import annotator_quality
 from curation import selectors
+from curation.api import DatasetCreateInput
 from curation.models import Dataset
 from curation.selectors_labels import verdict_counts
 
@@ -19,7 +20,8 @@ def home(request):
     if request.user.is_staff:
         datasets = list(selectors.dataset_list())
         rows = [(d, selectors.dataset_pipeline_counts(dataset=d)) for d in datasets]
-        return render(request, "frontend/dashboard.html", {"rows": rows})
+        taxonomies = list(DatasetCreateInput().fields["taxonomy"].choices.items())
+        return render(request, "frontend/dashboard.html", {"rows": rows, "taxonomies": taxonomies})
     if is_crowdworker(request.user):
         return work(request)
     return render(request, "frontend/worker_home.html")
