@@ -74,9 +74,10 @@ function barTip(options, s, category, value, i) {
 function horizontalBars(options, keys, ticks, top) {
   const { categories, series, stacked } = options;
   options.format = options.format || fmt.number;
-  const labelWidth = Math.min(230, Math.max(60, Math.max(0, ...categories.map((c) => Math.min(34, String(c).length))) * FONT + 12));
+  const longest = Math.max(String(options.categoryLabel).length, ...categories.map((c) => Math.min(34, String(c).length)));
+  const labelWidth = Math.min(230, Math.max(60, longest * FONT + 12));
   const rowH = stacked ? 24 : Math.max(20, series.length * 12 + 8);
-  const [left, right, topPad, bottom] = [labelWidth, 28, 8, 46];
+  const [left, right, topPad, bottom] = [labelWidth, 28, 24, 46];
   const height = topPad + categories.length * rowH + bottom;
   const x = linear([0, top], [left, WIDTH - right]);
   const root = svg("svg", { viewBox: `0 0 ${WIDTH} ${height}`, width: WIDTH, height, class: "horizontal" });
@@ -86,6 +87,7 @@ function horizontalBars(options, keys, ticks, top) {
     root.append(svg("text", { class: "tick", x: x(t), y: plotBottom + 16, "text-anchor": "middle" }, options.format(t)));
   }
   root.append(axisLabel(options.valueLabel, { x: (left + WIDTH - right) / 2, y: height - 8 }));
+  root.append(axisLabel(options.categoryLabel, { x: left - 6, y: 14, "text-anchor": "end" }));
   categories.forEach((category, i) => {
     const y0 = topPad + i * rowH;
     const label = svg("text", { class: "category", x: left - 6, y: y0 + rowH / 2 + 4, "text-anchor": "end" }, shorten(category, 34));

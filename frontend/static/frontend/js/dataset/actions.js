@@ -191,7 +191,7 @@ async function compareSplits(ctx) {
 export async function loadSplits(ctx) {
   const answer = await getJSON(`${ctx.api}splits/`);
   if (!answer.ok) return;
-  const splits = answer.data;
+  const splits = [...answer.data].sort((a, b) => a.created_at.localeCompare(b.created_at)); // oldest first
   for (const select of document.querySelectorAll("select[data-splits]")) {
     const keep = select.value;
     const wanted = splits.filter((s) => select.dataset.splits === "all" || (select.dataset.splits === "frozen") === s.frozen);
