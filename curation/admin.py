@@ -214,4 +214,4 @@ def _proxy_player(user):
 
 
 # Each sub-domain registers its own models.
-from curation import admin_exports, admin_labels, admin_models, admin_splits  # noqa: E402, F401
+from curation import admin_actions, admin_exports, admin_labels, admin_models, admin_splits  # noqa: E402, F401

@@ -210,3 +210,11 @@ def test_unknown_action_and_dataset_are_404(page, curator):
     client = client_for(curator)
     assert client.get("/api/v1/actions/999999/").json() == {"detail": "there is no action 999999"}
     assert client.get("/api/v1/datasets/nope/actions/").status_code == 404
+
+
+def test_the_admin_lists_actions_read_only(page, curator, client):
+    action = running(page, "retry", user=curator)
+    client.force_login(curator)
+    assert client.get("/admin/curation/datasetaction/").status_code == 200
+    assert client.get(f"/admin/curation/datasetaction/{action.id}/change/").status_code == 200
+    assert client.get("/admin/curation/datasetaction/add/").status_code == 403
