@@ -427,3 +427,28 @@ def test_the_split_selects_offer_the_right_splits_and_compare_shows_the_differen
     page.click("#action-compare")
     page.wait_for_selector("#split-diff li")
     assert page.text_content("#action-compare-status").startswith("v1 → v2: ")
+
+
+def test_the_home_page_creates_a_dataset_and_opens_its_page(browser, live_server, curator):
+    from curation.models import Dataset
+
+    page = browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
+    page.goto(f"{live_server.url}/accounts/login/?next=/")
+    page.fill("input[name=username]", "curator")
+    page.fill("input[name=password]", "pw-curator")
+    page.click("button[type=submit]")
+    page.fill("#new-dataset-slug", "fresh")
+    page.fill("#new-dataset-name", "Fresh <i>one</i>")
+    page.select_option("#new-dataset-taxonomy", "usv")
+    page.click("#new-dataset-create")
+    page.wait_for_url("**/datasets/fresh/")
+    page.wait_for_selector("p.empty[data-empty=pipeline]")
+    assert page.text_content("h1").startswith("Fresh <i>one</i>")
+    assert Dataset.objects.get(slug="fresh").topics.exists()  # the USV taxonomy was loaded
+    # A slug taken already is refused with the server's words, and the page stays.
+    page.goto(f"{live_server.url}/")
+    page.fill("#new-dataset-slug", "fresh")
+    page.click("#new-dataset-create")
+    page.wait_for_selector("#new-dataset-message.error")
+    assert "fresh" in page.text_content("#new-dataset-message")
+    assert page.url == f"{live_server.url}/"

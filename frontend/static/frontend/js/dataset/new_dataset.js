@@ -7,9 +7,10 @@ const message = document.getElementById("new-dataset-message");
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
   const slug = form.elements.slug.value.trim();
+  const name = form.elements.name.value.trim();
   const body = {
     slug,
-    name: form.elements.name.value.trim(),
+    ...(name ? { name } : {}), // the API names the dataset after its slug when no name is given
     taxonomy: form.elements.taxonomy.value || null,
     open_world_topics: form.elements.open_world_topics.checked,
   };
