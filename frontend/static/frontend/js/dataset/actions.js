@@ -214,7 +214,8 @@ export function updateModelRuns(runs) {
 }
 
 function actionLine(a) {
-  const text = `${a.kind.replace("_", " ")} · ${a.state} · ${a.started_by || "someone"} · ${when(a.started_at)}${a.message ? ` — ${a.message}` : ""}`;
+  const progress = a.state === "running" && a.progress !== null && a.progress !== undefined ? ` · ${Math.round(a.progress * 100)} %` : "";
+  const text = `${a.kind.replace("_", " ")} · ${a.state}${progress} · ${a.started_by || "someone"} · ${when(a.started_at)}${a.message ? ` — ${a.message}` : ""}`;
   return el("li", { class: `state-${a.state}`, dataset: { action: a.id, kind: a.kind } }, text);
 }
 
