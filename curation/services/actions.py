@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from curation.errors import CurationError
@@ -267,14 +267,21 @@ def action_run(*, dataset: Dataset, kind: str, user=None, params: dict | None = 
     try:
         yield run
     except BaseException as exc:
-        action_fail(action=run.action, message=error_text(exc))
+        try:
+            action_fail(action=run.action, message=error_text(exc))
+        except DatabaseError:  # the database went away: the caller's error is the one to answer,
+            # and the row, left running with its lock freed, is marked interrupted when next read
+            logger.exception("action %s: could not record its failure", run.action.id)
         raise
     else:
         linked = run.action.export_job_id or run.action.model_run_id or kind == ActionKind.SCORE
         if run.action.state == RUNNING and not linked:
             action_finish(action=run.action, message=run.message, result=run.result)
     finally:
-        action_release(action=run.action)
+        try:
+            action_release(action=run.action)
+        except DatabaseError:  # a closed session has freed its locks already
+            logger.warning("action %s: its lock went with the database session", run.action.id)
 
 
 # The score job ------------------------------------------------------------------------------------
