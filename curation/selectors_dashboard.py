@@ -42,9 +42,18 @@ def _share(part: int, whole: int) -> float:
 
 def failure_reason(error: str) -> str:
     """A failed stage's error grouped by its stage and first clause: "probe: no video stream: x"
-    and "probe: no video stream: y" are one reason; the detail after that is the video's own."""
-    parts = [part.strip() for part in error.split(": ", 2)]
-    return ": ".join(parts[:2]) if error.strip() else "(no error recorded)"
+    and "probe: no video stream: y" are one reason; the detail after that is the video's own. A
+    colon inside brackets does not end the clause ("no video stream (streams: audio)" is whole)."""
+    if not error.strip():
+        return "(no error recorded)"
+    stage, _, rest = error.strip().partition(": ")
+    depth = 0
+    for index, char in enumerate(rest):
+        depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(char, 0)
+        if depth <= 0 and rest.startswith(": ", index):
+            rest = rest[:index]
+            break
+    return f"{stage}: {rest.strip()}" if rest.strip() else stage
 
 
 def dashboard_pipeline(*, dataset: Dataset, now: datetime | None = None) -> dict:

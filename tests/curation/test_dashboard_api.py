@@ -82,6 +82,10 @@ def test_failure_reasons_keep_the_stage_and_first_clause():
         "ocr: 3 runs were lost (the worker died); not retried"
     )
     assert failure_reason("") == "(no error recorded)"
+    # A colon in brackets belongs to the clause (the probe's refusal of an audio-only file).
+    assert failure_reason("probe: no video stream (streams: audio): x.wav") == (
+        "probe: no video stream (streams: audio)"
+    )
 
 
 def test_pipeline_counts_each_stage_its_pace_time_left_and_failures_by_reason(
