@@ -52,7 +52,7 @@ def test_demo_setup_without_a_queue_creates_thumbnail_tasks(db, media_dir, monke
     taxonomy = demo.usv_taxonomy()
     monkeypatch.setattr(demo, "usv_taxonomy", lambda: taxonomy[:3])
     out = StringIO()
-    call_command("demo_setup", pipeline="inline", stdout=out)
+    call_command("demo_setup", pipeline="inline", clips=3, stdout=out)
     dataset = demo.demo_dataset()
     assert Task.objects.filter(dataset=dataset, kind=TaskKind.TOPIC).count() == 3
     assert Task.objects.filter(dataset=dataset, kind=TaskKind.THUMBNAIL).count() == 3

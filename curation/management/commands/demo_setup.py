@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from curation.services.demo import demo_dataset, demo_frames_coming, demo_manifest, demo_users
+from curation.services.demo import DEMO_CLIPS, demo_dataset, demo_frames_coming, demo_manifest, demo_users
 
 
 class Command(BaseCommand):
@@ -15,6 +15,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--real-clips", type=Path, help="folder of real clips to include")
         parser.add_argument("--pipeline", choices=["queue", "inline", "none"], default="queue")
+        parser.add_argument(
+            "--clips", type=int, default=DEMO_CLIPS, help=f"generated clips (default {DEMO_CLIPS})"
+        )
         parser.add_argument(
             "--follow-thumbnails",
             action="store_true",
@@ -29,7 +32,7 @@ class Command(BaseCommand):
             return self.follow_thumbnails(options["poll"])
         passwords = demo_users()
         dataset = demo_dataset()
-        manifest = demo_manifest(real_clips=options["real_clips"])
+        manifest = demo_manifest(real_clips=options["real_clips"], clips=options["clips"])
         call_command(
             "ingest", str(manifest), dataset=dataset.slug, pipeline=options["pipeline"], stdout=self.stdout
         )
