@@ -34,13 +34,12 @@ class Command(BaseCommand):
         if dataset is None:
             raise CommandError(f"no dataset {options['dataset']!r}")
         given: Counter = Counter()
+        thumbnail_tasks = 0
         aggregated_at, last = -1, time.monotonic()
         while True:
             coming = demo_pipeline_coming(dataset)
             # Thumbnail tasks need a video's candidate frames: made as the frames stage finishes.
-            made = tasks_create(dataset=dataset, kind=TaskKind.THUMBNAIL)
-            if made.created:
-                self.stdout.write(f"{dataset.slug}: {made}")
+            thumbnail_tasks += tasks_create(dataset=dataset, kind=TaskKind.THUMBNAIL).created
             step = demo_round_step(dataset=dataset, seed=options["seed"])
             given.update(step.answers)
             if step.gold_made:
@@ -48,9 +47,12 @@ class Command(BaseCommand):
             answers = Answer.objects.filter(task__dataset=dataset).count()
             due = not options["follow"] or not coming or time.monotonic() - last >= options["aggregate_every"]
             if answers != aggregated_at and due:
-                step.answers = given  # what was answered since the last aggregation
+                # What was made and answered since the last aggregation, in a line each.
+                if thumbnail_tasks:
+                    self.stdout.write(f"{dataset.slug}: {thumbnail_tasks} new thumbnail tasks")
+                step.answers = given
                 self.stdout.write(f"{dataset.slug}: {step}")
-                given = Counter()
+                given, thumbnail_tasks = Counter(), 0
                 self._aggregate(dataset)
                 aggregated_at, last = answers, time.monotonic()
             if not coming:
