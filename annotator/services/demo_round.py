@@ -192,15 +192,20 @@ def demo_round_step(
     workers=SIM_WORKERS,
     seed: int = 0,
     limit: int | None = None,
+    wait_for_gold: bool = False,
 ) -> RoundSummary:
     """Answer as the simulated workers until, per kind, `shares` of the tasks that can be served
     now (default: 75 % of topic tasks, 60 % of thumbnail tasks) have all their answers, the
     workers are served nothing more, or `limit` answers were given. Safe to call again as more
-    videos become servable: it answers only what the shares leave to do."""
+    videos become servable: it answers only what the shares leave to do. `wait_for_gold`: no
+    topic answer before the gold tasks exist (while the pipeline is still making videos ready), so
+    every worker's first answers are the gold ones and the careless worker is caught."""
     shares = shares if shares is not None else {TaskKind.TOPIC: 0.75, TaskKind.THUMBNAIL: 0.6}
     users = sim_workers_create(workers)
     summary = RoundSummary(gold_made=demo_gold_make(dataset=dataset) if TaskKind.TOPIC in shares else 0)
     given = _answers_per_worker(dataset, [sim.username for sim in workers])
+    if wait_for_gold and not Task.objects.filter(dataset=dataset, kind=TaskKind.TOPIC, is_gold=True).exists():
+        shares = {kind: share for kind, share in shares.items() if kind != TaskKind.TOPIC}
     for kind, share in shares.items():
         # Each worker `weight` times in a cycle, shuffled: consecutive answers come from different
         # workers, so the two slots of a task are mostly filled one after the other.

@@ -87,6 +87,17 @@ def test_the_round_answers_as_every_simulated_worker_and_leaves_tasks_for_people
     assert sum(again.answers.values()) == 0 and again.gold_made == 0
 
 
+def test_while_videos_are_coming_topic_answers_wait_for_the_gold_tasks(dataset):
+    _ready_videos(dataset, 5)  # two known No (clips 0 and 1): too few for four No gold tasks
+    tasks_create(dataset=dataset, kind=TaskKind.TOPIC)
+
+    waiting = demo_round_step(dataset=dataset, shares={TaskKind.TOPIC: 0.75}, wait_for_gold=True)
+    assert waiting.gold_made == 0 and not Answer.objects.exists()
+
+    done = demo_round_step(dataset=dataset, shares={TaskKind.TOPIC: 0.75})  # the pipeline is done
+    assert done.answers.total() > 0
+
+
 def test_the_careless_worker_is_flagged_by_the_gold_tasks_and_the_careful_ones_are_not(dataset):
     _ready_videos(dataset, 120)
     tasks_create(dataset=dataset, kind=TaskKind.TOPIC)

@@ -40,7 +40,9 @@ class Command(BaseCommand):
             coming = demo_pipeline_coming(dataset)
             # Thumbnail tasks need a video's candidate frames: made as the frames stage finishes.
             thumbnail_tasks += tasks_create(dataset=dataset, kind=TaskKind.THUMBNAIL).created
-            step = demo_round_step(dataset=dataset, seed=options["seed"])
+            # While videos are coming, topic answers wait for the gold tasks (made once enough
+            # videos with a known answer are ready).
+            step = demo_round_step(dataset=dataset, seed=options["seed"], wait_for_gold=bool(coming))
             given.update(step.answers)
             if step.gold_made:
                 self.stdout.write(f"{dataset.slug}: {step.gold_made} gold topic tasks made")
