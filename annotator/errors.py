@@ -1,8 +1,10 @@
 """Domain errors of crowd annotation. Messages are shown to workers and staff as they are; the
 HTTP status of each is in config/exception_handlers.py."""
 
+from curation.errors import DomainError
 
-class AnnotationError(Exception):
+
+class AnnotationError(DomainError):
     """Base class for errors the annotation services raise on purpose."""
 
 

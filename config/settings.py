@@ -263,6 +263,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several choice sets are fields named "kind": each gets its own name in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "ActionKindEnum": "curation.models.actions.ActionKind",
+        "TaskKindEnum": ["topic", "thumbnail"],  # annotator.models.TaskKind's values
+        "FeatureKindEnum": "curation.models.modelling.FeatureKind",
+    },
 }
 
 # Pipeline stage time limits in seconds. Past its limit a stage fails with that reason; a stage that

@@ -1,7 +1,12 @@
 """Domain errors. Their messages are shown to people: they name the problem and the item."""
 
 
-class CurationError(Exception):
+class DomainError(Exception):
+    """Base of every error a service raises on purpose, in any app (annotator's errors too): its
+    message is the one to show."""
+
+
+class CurationError(DomainError):
     """Base class for errors the curation services raise on purpose."""
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
-from curation.errors import CurationError
+from curation.errors import CurationError, DomainError
 from curation.models import ActionKind, Dataset, DatasetAction, ExportJob, ModelRun
 
 logger = logging.getLogger("microcurate.actions")
@@ -106,9 +106,7 @@ def action_fail(*, action: DatasetAction, message: str) -> bool:
 
 def error_text(exc: BaseException) -> str:
     """The message a failed action keeps: a domain error's own, else the exception's type too."""
-    from annotator.errors import AnnotationError  # noqa: PLC0415 (curation's services never import it at load)
-
-    if isinstance(exc, CurationError | AnnotationError):
+    if isinstance(exc, DomainError):
         return str(exc)
     detail = getattr(exc, "detail", None)  # DRF and Django HTTP errors
     return str(detail) if detail is not None else f"{type(exc).__name__}: {exc}"

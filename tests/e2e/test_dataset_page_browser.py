@@ -364,7 +364,7 @@ def test_retry_by_reason_asks_first_then_puts_the_failed_videos_back(
     curator,
     constructed,
 ):
-    from curation.models import Video
+    from curation.models import DatasetAction, Video
 
     errors: list[str] = []
     page = open_page(browser, live_server, "dash", errors)
@@ -374,8 +374,11 @@ def test_retry_by_reason_asks_first_then_puts_the_failed_videos_back(
     assert Video.objects.filter(probe_status="failed").count() == 2  # one click sends nothing
     page.click("#retry-reason-0")
     page.wait_for_function("document.getElementById('pipeline-message').className.includes('ok')")
-    assert Video.objects.filter(probe_status="failed").count() == 0
-    page.wait_for_function("document.querySelectorAll('#pipeline .failure').length === 1")
+    assert page.text_content("#pipeline-message").startswith("2 videos queued again")
+    # What the retry did is read from its action: a Celery worker of the suite may already have
+    # taken the queued probes and failed them again (their files do not exist).
+    retry = DatasetAction.objects.get(kind="retry")
+    assert (retry.state, retry.result["retried"]) == ("done", 2)
     page.wait_for_selector("#recent-actions li[data-kind=retry]")
 
 
