@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator import selectors
+from annotator.conf import ORDERS
 from annotator.errors import NotYourAssignment
 from annotator.models import Assignment, Task, TaskKind
 from annotator.permissions import CrowdworkerTokenAuthentication, IsCrowdworker
@@ -128,6 +129,12 @@ class CreateTasksInput(serializers.Serializer):
     kind = serializers.ChoiceField(choices=TaskKind.values)
     limit = serializers.IntegerField(required=False, min_value=1)
     only_split = serializers.CharField(required=False, max_length=50)
+    order = serializers.ChoiceField(
+        choices=ORDERS,
+        required=False,
+        help_text="Verification order of this round (default: the dataset's verification_order); "
+        "the model orders need a finished model run.",
+    )
 
 
 class DatasetTasks(APIView):

@@ -9,6 +9,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, render
 
+from annotator.conf import ORDERS
 from curation.models import Dataset, ExportFormat
 
 # Polling intervals (ms): idle, and while an action runs or the pipeline has work left. A test can
@@ -53,5 +54,6 @@ def dataset_page(request, slug: str):
         "poll_busy_ms": poll_busy_ms,
         "models_enabled": settings.MICROCURATE_MODELS_ENABLED,
         "export_formats": ExportFormat.choices,
+        "task_orders": ORDERS,
     }
     return render(request, "frontend/dataset.html", context)

@@ -179,6 +179,24 @@ def test_staff_create_tasks_and_see_progress_and_worker_quality(
     assert [w["username"] for w in report["workers"]] == ["worker1"]
 
 
+def test_staff_choose_the_verification_order_of_a_round(client, curator, dataset, ready_video):
+    for _ in range(3):
+        ready_video()
+    staff = login(client, "curator")
+    url = f"{API}/datasets/{dataset.slug}/tasks/"
+
+    unknown = staff.post(url, {"kind": "topic", "order": "loudest"}, "application/json")
+    assert unknown.status_code == 400 and "order" in unknown.json()
+    no_model = staff.post(url, {"kind": "topic", "order": "likely_noise"}, "application/json")
+    assert no_model.status_code == 400
+    assert no_model.json()["detail"].startswith(f"dataset {dataset.slug} has no trained model")
+    assert not Task.objects.exists()
+
+    created = staff.post(url, {"kind": "topic", "order": "random", "limit": 2}, "application/json")
+    assert created.status_code == 201 and created.json()["created"] == 2
+    assert created.json()["action"]["params"]["order"] == "random"
+
+
 def test_staff_endpoints_are_refused_to_workers(client, worker1, dataset):
     login(client, "worker1")
     assert (

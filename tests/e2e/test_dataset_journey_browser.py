@@ -18,7 +18,7 @@ import pytest
 from annotator.models import Task
 from annotator.services.answers import answer_submit
 from annotator.services.assignment import assignment_next
-from curation.models import Dataset, ExportJob, Split, StageStatus, Video
+from curation.models import Dataset, DatasetAction, ExportJob, Split, StageStatus, Video
 from tests.e2e.test_annotation_browser import browser, screenshots  # noqa: F401
 from tests.waiting import wait_for
 
@@ -147,8 +147,10 @@ def test_a_curator_takes_a_dataset_from_upload_to_export_with_the_page_buttons(
     )
 
     # Topic tasks for every video that has a proxy; the crowd answers them.
-    act(page, "create-tasks", selects={"#action-create-tasks-kind": "topic"})
+    order = {"#action-create-tasks-kind": "topic", "#action-create-tasks-order": "random"}
+    act(page, "create-tasks", selects=order)
     done(page, "create_tasks")
+    assert DatasetAction.objects.get(kind="create_tasks").params["order"] == "random"
     tasks = Task.objects.filter(dataset=dataset, kind="topic").count()
     assert tasks == len(CLIPS) - 1
     assert crowd_answers(dataset, [worker1, worker2]) == 2 * tasks

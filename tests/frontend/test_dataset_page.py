@@ -13,7 +13,8 @@ SECTIONS = ("pipeline", "annotation", "quality", "thumbnails", "frames", "models
 ACTION_IDS = (
     "action-ingest-file", "action-ingest", "action-ingest-confirm", "action-ingest-cancel",
     "action-ingest-status",
-    "action-create-tasks-kind", "action-create-tasks", "action-aggregate-method", "action-aggregate",
+    "action-create-tasks-kind", "action-create-tasks-order", "action-create-tasks", "action-aggregate-method",
+    "action-aggregate",
     "action-make-split-name", "action-make-split-ratios", "action-make-split-freeze", "action-make-split",
     "action-freeze-split-name", "action-freeze-split", "action-compare-old", "action-compare-new",
     "action-compare",

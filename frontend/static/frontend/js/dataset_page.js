@@ -9,7 +9,7 @@
 //   the running action), with <kind> one of ingest, create-tasks, aggregate, make-split,
 //   freeze-split, train, score, export. Their inputs:
 //   #action-ingest-file                         (manifest file, POST ingest/ multipart)
-//   #action-create-tasks-kind, #action-create-tasks-limit
+//   #action-create-tasks-kind, #action-create-tasks-limit, #action-create-tasks-order
 //   #action-aggregate-method                    (auto | usv | mv | ds)
 //   #action-make-split-name, #action-make-split-ratios, #action-make-split-seed, #action-make-split-freeze
 //   #action-freeze-split-name                   (select of the unfrozen splits)

@@ -31,12 +31,13 @@ function kinds(ctx) {
     },
     create_tasks: {
       prefix: "action-create-tasks",
-      question: () => `Create ${value("action-create-tasks-kind")} tasks${value("action-create-tasks-limit") ? ` (at most ${value("action-create-tasks-limit")})` : ""}?`,
+      question: () => `Create ${value("action-create-tasks-kind")} tasks${value("action-create-tasks-limit") ? ` (at most ${value("action-create-tasks-limit")})` : ""}${value("action-create-tasks-order") ? `, order ${value("action-create-tasks-order")}` : ""}?`,
       send: () => {
-        const limit = value("action-create-tasks-limit");
+        const [limit, order] = [value("action-create-tasks-limit"), value("action-create-tasks-order")];
         return postJSON(`/api/v1/annotation/datasets/${encodeURIComponent(ctx.slug)}/tasks/`, {
           kind: value("action-create-tasks-kind"),
           ...(limit ? { limit: Number(limit) } : {}),
+          ...(order ? { order } : {}),
         });
       },
       done: (d) => d.message || (d.created !== undefined ? `${d.created} tasks created.` : "Tasks created."),
