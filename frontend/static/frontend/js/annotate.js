@@ -92,6 +92,12 @@ function show(task) {
   $("question").textContent = task.question;
   $("topic").textContent = task.kind === "topic" ? task.topic : "";
   $("macro").textContent = task.kind === "topic" && task.macro_topic ? `(${task.macro_topic})` : "";
+  // Only where the dataset's show_model_guesses is on: the model's guess, marked as such.
+  const guess = task.model_guess;
+  $("guess").hidden = !guess;
+  $("guess").textContent = guess
+    ? `Model's guess: ${guess.top_topic || "no topic"} · ${Math.round(guess.weak_topic_probability * 100)} % that the topic above is right`
+    : "";
   $("title").textContent = task.title;
   $("subtitle").textContent = task.subtitle;
   $("subtitle").hidden = !task.subtitle;
