@@ -1,5 +1,5 @@
 // The home page's "New dataset" form: POST /api/v1/datasets/, then open the new dataset's page.
-import { errorText } from "./api.js";
+import { errorText, postJSON } from "./api.js";
 
 const form = document.getElementById("new-dataset");
 const message = document.getElementById("new-dataset-message");
@@ -18,24 +18,12 @@ form.addEventListener("submit", async (event) => {
   button.disabled = true;
   message.className = "";
   message.textContent = "Creating…";
-  try {
-    const response = await fetch(form.dataset.api, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": form.dataset.csrf },
-      body: JSON.stringify(body),
-    });
-    const data = await response.json().catch(() => ({}));
-    if (!response.ok) {
-      message.className = "error";
-      message.textContent = errorText(response.status, data);
-      return;
-    }
-    window.location.assign(form.dataset.page.replace("SLUG", encodeURIComponent(data.slug || slug)));
-  } catch (error) {
+  const answer = await postJSON(form.dataset.api, body); // its CSRF token: the cookie, else data-csrf
+  button.disabled = false;
+  if (!answer.ok) {
     message.className = "error";
-    message.textContent = `The server could not be reached: ${error.message}`;
-  } finally {
-    button.disabled = false;
+    message.textContent = errorText(answer.status, answer.data);
+    return;
   }
+  window.location.assign(form.dataset.page.replace("SLUG", encodeURIComponent(answer.data?.slug || slug)));
 });
