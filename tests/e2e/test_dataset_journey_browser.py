@@ -20,6 +20,7 @@ from annotator.services.answers import answer_submit
 from annotator.services.assignment import assignment_next
 from curation.models import Dataset, DatasetAction, ExportJob, Split, StageStatus, Video
 from tests.e2e.test_annotation_browser import browser, screenshots  # noqa: F401
+from tests.e2e.test_dataset_page_browser import curator_logs_in
 from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.celery_worker]
@@ -97,10 +98,7 @@ def test_a_curator_takes_a_dataset_from_upload_to_export_with_the_page_buttons(
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(f"{live_server.url}/accounts/login/?next=/")
-    page.fill("input[name=username]", "curator")
-    page.fill("input[name=password]", "pw-curator")
-    page.click("button[type=submit]")
+    curator_logs_in(page, live_server, "/")
 
     # A new dataset from the home page's form; the browser lands on its (empty) page.
     page.fill("#new-dataset-slug", "journey")

@@ -13,16 +13,8 @@ from annotator.models import Task
 from curation.models import ModelRun, NoiseEstimate, Split, ThumbnailTruth, Topic
 from curation.services.datasets import dataset_create
 from tests.annotator.test_dashboard_api import answer
-from tests.curation.test_dashboard_api import (
-    DONE,
-    FAILED,
-    RUNNING,
-    SKIPPED,
-    estimate,
-    make_frames,
-    make_video,
-    subset,
-)
+from tests.curation.test_dashboard_api import DONE, FAILED, RUNNING, SKIPPED, estimate, make_video
+from tests.curation.test_dashboard_frames_models_api import make_frames, subset
 from tests.e2e.test_annotation_browser import browser, screenshots  # noqa: F401
 
 # ruff: noqa: F811 (the tests take the browser fixtures imported above as arguments)
@@ -32,15 +24,20 @@ pytestmark = pytest.mark.django_db(transaction=True)
 EVERY_STAGE = dict.fromkeys(("probe", "audio", "frames", "proxy", "features", "score"), DONE)
 
 
+def curator_logs_in(page, live_server, next_url: str) -> None:
+    """Sign the curator in on `page` (its listeners already set) and go on to `next_url`."""
+    page.goto(f"{live_server.url}/accounts/login/?next={next_url}")
+    page.fill("input[name=username]", "curator")
+    page.fill("input[name=password]", "pw-curator")
+    page.click("button[type=submit]")
+
+
 def open_page(browser, live_server, slug: str, errors: list):
     """Logs the curator in on a laptop screen and waits for the first full refresh."""
     page = browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     page.on("pageerror", lambda error: errors.append(f"uncaught: {error}"))
-    page.goto(f"{live_server.url}/accounts/login/?next=/datasets/{slug}/%3Fpoll%3D60000")
-    page.fill("input[name=username]", "curator")
-    page.fill("input[name=password]", "pw-curator")
-    page.click("button[type=submit]")
+    curator_logs_in(page, live_server, f"/datasets/{slug}/%3Fpoll%3D60000")
     page.wait_for_function("Number(document.getElementById('dataset-page')?.dataset.loaded || 0) >= 1")
     return page
 
@@ -436,10 +433,7 @@ def test_the_home_page_creates_a_dataset_and_opens_its_page(browser, live_server
     from curation.models import Dataset
 
     page = browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
-    page.goto(f"{live_server.url}/accounts/login/?next=/")
-    page.fill("input[name=username]", "curator")
-    page.fill("input[name=password]", "pw-curator")
-    page.click("button[type=submit]")
+    curator_logs_in(page, live_server, "/")
     page.fill("#new-dataset-slug", "fresh")
     page.fill("#new-dataset-name", "Fresh <i>one</i>")
     page.select_option("#new-dataset-taxonomy", "usv")
